@@ -1,0 +1,264 @@
+//! The local backend: each service a child process on loopback.
+//!
+//! A child never outlives the harness: it is started with `--exit-on-stdin-eof` and its stdin is a pipe held here,
+//! which the kernel closes when this process ends, however it ends; dropping the handle also stops it.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+use super::Launch;
+use crate::runtime;
+
+/// How long a service may take from spawn to its READY line.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a stopped service may take to exit before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lines of a service's output kept for error messages.
+const TAIL_LINES: usize = 40;
+
+/// A service running as a child process.
+pub struct Process {
+    launch: Launch,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    port: u16,
+}
+
+impl Process {
+    /// Starts `launch` listening on `127.0.0.1:port` (0: any) and waits for its READY line.
+    pub async fn spawn(launch: Launch, port: u16) -> Result<Self> {
+        let mut process = Process {
+            launch,
+            child: None,
+            stdin: None,
+            tail: Arc::default(),
+            port,
+        };
+        process.start().await?;
+        Ok(process)
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// The last lines of its output (stderr and any stdout after READY).
+    pub fn log_tail(&self) -> String {
+        let tail = self.tail.lock().expect("log tail lock");
+        tail.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Starts it again after a stop or kill, on the same port so that callers' addresses stay valid.
+    pub async fn start(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("{} is already running", self.launch.label());
+        }
+        let mut command = Command::new(&self.launch.program);
+        command
+            .args(&self.launch.args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--exit-on-stdin-eof")
+            .envs(self.launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // Children belong to the harness runtime, which outlives any one test's runtime.
+        let mut child = {
+            let _guard = runtime::get().enter();
+            command
+                .spawn()
+                .with_context(|| format!("cannot start {}: {:?}", self.launch.label(), command))?
+        };
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        self.stdin = child.stdin.take();
+        let stderr_done =
+            runtime::get().spawn(collect_lines(BufReader::new(stderr), self.tail.clone()));
+        let mut stdout = BufReader::new(stdout);
+        let first = tokio::time::timeout(READY_TIMEOUT, read_line(&mut stdout)).await;
+        let addr = match first {
+            Ok(Ok(Some(line))) => parse_ready(&line),
+            Ok(Ok(None)) => Err(self.exited_early(&mut child, stderr_done).await),
+            Ok(Err(e)) => Err(anyhow!("cannot read its stdout: {e}")),
+            Err(_) => Err(anyhow!("no READY line within {READY_TIMEOUT:?}")),
+        };
+        match addr {
+            Ok(addr) => {
+                runtime::get().spawn(collect_lines(stdout, self.tail.clone()));
+                self.port = addr.port();
+                self.child = Some(child);
+                Ok(())
+            }
+            Err(why) => {
+                let _ = child.start_kill();
+                Err(anyhow!(
+                    "{} did not become ready: {why}\n{}",
+                    self.launch.label(),
+                    self.describe_tail()
+                ))
+            }
+        }
+    }
+
+    async fn exited_early(&self, child: &mut Child, stderr_done: JoinHandle<()>) -> anyhow::Error {
+        // Its last words arrive on stderr just before the exit: read them all before reporting.
+        let _ = tokio::time::timeout(Duration::from_secs(5), stderr_done).await;
+        match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+            Ok(Ok(status)) => anyhow!("it exited before READY ({status})"),
+            _ => anyhow!("it closed its stdout before READY"),
+        }
+    }
+
+    /// The log tail framed for an error message.
+    pub fn describe_tail(&self) -> String {
+        format!(
+            "--- last lines of {} ---\n{}\n---",
+            self.launch.label(),
+            self.log_tail()
+        )
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within the stop timeout.
+    pub async fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("{} is not running", self.launch.label())
+        };
+        self.stdin = None;
+        if let Some(pid) = pid(&child) {
+            // A paused process cannot act on SIGTERM until it runs again.
+            let _ = kill(pid, Signal::SIGCONT);
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+        match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                tracing::debug!(service = %self.launch.label(), %status, "stopped");
+                Ok(())
+            }
+            Err(_) => {
+                child.kill().await?;
+                bail!(
+                    "{} did not stop within {STOP_TIMEOUT:?} of SIGTERM and was killed",
+                    self.launch.label()
+                )
+            }
+        }
+    }
+
+    /// SIGSTOP: the port still accepts connections but nothing answers.
+    pub fn pause(&mut self) -> Result<()> {
+        self.signal(Signal::SIGSTOP)
+    }
+
+    /// SIGCONT after a pause.
+    pub fn resume(&mut self) -> Result<()> {
+        self.signal(Signal::SIGCONT)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("{} is not running", self.launch.label())
+        };
+        self.stdin = None;
+        child
+            .kill()
+            .await
+            .with_context(|| format!("cannot kill {}", self.launch.label()))
+    }
+
+    fn signal(&mut self, signal: Signal) -> Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(pid)
+            .with_context(|| format!("{} is not running", self.launch.label()))?;
+        kill(pid, signal)
+            .with_context(|| format!("cannot send {signal} to {}", self.launch.label()))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        self.stdin = None;
+        if let Some(pid) = pid(&child) {
+            let _ = kill(pid, Signal::SIGCONT);
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+        // Give it the graceful stop it asked for, in the background; kill it if it lingers.
+        runtime::get().spawn(async move {
+            if tokio::time::timeout(STOP_TIMEOUT, child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        });
+    }
+}
+
+fn pid(child: &Child) -> Option<Pid> {
+    child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw)
+}
+
+async fn read_line(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<Option<String>> {
+    let mut line = String::new();
+    match stdout.read_line(&mut line).await? {
+        0 => Ok(None),
+        _ => Ok(Some(line.trim_end().to_string())),
+    }
+}
+
+/// The contract's first stdout line: `READY <host>:<port>`.
+pub fn parse_ready(line: &str) -> Result<SocketAddr> {
+    let addr = line
+        .strip_prefix("READY ")
+        .with_context(|| format!("its first stdout line is not READY: {line:?}"))?;
+    let (_, port) = addr
+        .rsplit_once(':')
+        .with_context(|| format!("READY without a port: {line:?}"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("READY with a bad port: {line:?}"))?;
+    Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+}
+
+async fn collect_lines<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: R,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(target: "interop::service", "{line}");
+        let mut tail = tail.lock().expect("log tail lock");
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+}

@@ -1,0 +1,279 @@
+//! Certificates the harness makes itself with rcgen: a CA and one leaf per identity, ECDSA P-256.
+//!
+//! ECDSA P-256 is the one key type every runtime here accepts (grpcio refuses Ed25519). Leaves are always
+//! `CA:FALSE` (rustls refuses a CA certificate used as a server certificate) and carry SANs, never a bare CN.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+};
+use time::{Duration, OffsetDateTime};
+
+/// The identities a stack's services and its test client use.
+pub const SERVICE_IDENTITIES: [&str; 4] = ["discount", "catalog", "order", "payment"];
+
+/// The identity the test process presents to mutual-TLS servers.
+pub const CLIENT_IDENTITY: &str = "client";
+
+/// A certificate authority that can issue leaves.
+pub struct Authority {
+    issuer: Issuer<'static, KeyPair>,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Authority {
+    /// A new self-signed CA named `common_name`, valid for ten years.
+    pub fn generate(common_name: &str) -> Result<Self> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = name(common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(3650);
+        let cert = params.self_signed(&key)?;
+        let key_pem = key.serialize_pem();
+        Ok(Authority {
+            issuer: Issuer::new(params, key),
+            cert_pem: cert.pem(),
+            key_pem,
+        })
+    }
+
+    /// An existing CA, from its certificate and key in PEM.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self> {
+        let key = KeyPair::from_pem(key_pem).context("the CA key is not a PEM private key")?;
+        let issuer =
+            Issuer::from_ca_cert_pem(cert_pem, key).context("the CA certificate is not usable")?;
+        Ok(Authority {
+            issuer,
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+        })
+    }
+
+    /// The CA certificate in PEM.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The CA private key in PEM.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// Issues a leaf as `spec` describes.
+    pub fn issue(&self, spec: &LeafSpec) -> Result<Leaf> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = name(&spec.common_name);
+        params.subject_alt_names = spec.sans.clone();
+        params.is_ca = if spec.ca {
+            IsCa::Ca(BasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = spec.usages.clone();
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = spec.not_before;
+        params.not_after = spec.not_after;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+fn name(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    dn.push(DnType::OrganizationName, "interop");
+    dn
+}
+
+/// What a leaf certificate says about itself.
+#[derive(Debug, Clone)]
+pub struct LeafSpec {
+    /// Subject common name (informational: names are checked against the SANs).
+    pub common_name: String,
+    /// Subject alternative names.
+    pub sans: Vec<SanType>,
+    /// Extended key usages.
+    pub usages: Vec<ExtendedKeyUsagePurpose>,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+    /// Marks the leaf `CA:TRUE` (only to test that peers refuse it).
+    pub ca: bool,
+}
+
+impl LeafSpec {
+    /// A service identity: SANs DNS:`name`, DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth and clientAuth;
+    /// valid from an hour ago for `days`.
+    pub fn identity(name: &str, days: i64) -> Result<Self> {
+        let now = OffsetDateTime::now_utc();
+        Ok(LeafSpec {
+            common_name: name.to_string(),
+            sans: vec![
+                SanType::DnsName(name.try_into()?),
+                SanType::DnsName("localhost".try_into()?),
+                SanType::IpAddress([127, 0, 0, 1].into()),
+                SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
+            ],
+            usages: vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+            not_before: now - Duration::hours(1),
+            not_after: now + Duration::days(days),
+            ca: false,
+        })
+    }
+}
+
+/// A leaf certificate and its private key, in PEM.
+pub struct Leaf {
+    /// Certificate.
+    pub cert_pem: String,
+    /// PKCS#8 private key.
+    pub key_pem: String,
+}
+
+/// A CA and leaves written to a directory: `ca.pem`, `ca-key.pem`, `NAME.pem`, `NAME-key.pem`.
+#[derive(Debug)]
+pub struct Pki {
+    dir: PathBuf,
+    leaves: BTreeMap<String, (PathBuf, PathBuf)>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Pki {
+    /// A fresh CA and a leaf for each of `names`, in a temporary directory removed when this is dropped.
+    pub fn temporary(names: &[&str]) -> Result<Self> {
+        let temp = tempfile::Builder::new().prefix("interop-pki-").tempdir()?;
+        let authority = Authority::generate("interop test CA")?;
+        let mut pki = Pki {
+            dir: temp.path().to_path_buf(),
+            leaves: BTreeMap::new(),
+            _temp: None,
+        };
+        write_private(&pki.ca_path(), authority.cert_pem())?;
+        write_private(&pki.dir.join("ca-key.pem"), authority.key_pem())?;
+        for name in names {
+            pki.add(&authority, name, &LeafSpec::identity(name, 30)?)?;
+        }
+        pki._temp = Some(temp);
+        Ok(pki)
+    }
+
+    fn add(&mut self, authority: &Authority, name: &str, spec: &LeafSpec) -> Result<()> {
+        let leaf = authority.issue(spec)?;
+        let (cert, key) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}-key.pem")),
+        );
+        write_private(&cert, &leaf.cert_pem)?;
+        write_private(&key, &leaf.key_pem)?;
+        self.leaves.insert(name.to_string(), (cert, key));
+        Ok(())
+    }
+
+    /// The directory holding every file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The CA certificate.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Certificate and key of identity `name`.
+    pub fn identity(&self, name: &str) -> Result<(&Path, &Path)> {
+        self.leaves
+            .get(name)
+            .map(|(c, k)| (c.as_path(), k.as_path()))
+            .with_context(|| {
+                format!(
+                    "no certificate for identity {name:?} in {}",
+                    self.dir.display()
+                )
+            })
+    }
+}
+
+/// What `make keys` does: a CA and a leaf per service in `dir`. Existing files are kept unless `force`; a kept CA
+/// signs any leaf that is missing. Returns the files written.
+pub fn write_keys(dir: &Path, names: &[&str], force: bool) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    let mut written = Vec::new();
+    let authority = if !force && ca.exists() && ca_key.exists() {
+        let read = |p: &Path| {
+            fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+        };
+        Authority::from_pem(&read(&ca)?, &read(&ca_key)?)
+            .with_context(|| format!("in {}", dir.display()))?
+    } else {
+        let authority = Authority::generate("interop CA")?;
+        write_private(&ca, authority.cert_pem())?;
+        write_private(&ca_key, authority.key_pem())?;
+        written.extend([ca, ca_key]);
+        // A new CA invalidates every leaf the old one signed.
+        return write_leaves(dir, &authority, names, true).map(|leaves| [written, leaves].concat());
+    };
+    written.extend(write_leaves(dir, &authority, names, force)?);
+    Ok(written)
+}
+
+fn write_leaves(
+    dir: &Path,
+    authority: &Authority,
+    names: &[&str],
+    force: bool,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for name in names {
+        let (cert, key) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}-key.pem")),
+        );
+        if !force && cert.exists() && key.exists() {
+            continue;
+        }
+        let leaf = authority.issue(&LeafSpec::identity(name, 365)?)?;
+        write_private(&cert, &leaf.cert_pem)?;
+        write_private(&key, &leaf.key_pem)?;
+        written.extend([cert, key]);
+    }
+    Ok(written)
+}
+
+/// Writes a file readable by its owner only (keys must not be world-readable; certificates do not mind).
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,30 @@
+//! `interop`: brings up polyglot gRPC stacks, with certificates it makes itself, so that tests can check that
+//! every client language against every server language gives the same TLS-authenticated answers.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use interop::{Lang, Security, Service, Stack};
+//! let stack = Stack::builder()
+//!     .service(Service::Discount, Lang::Python)
+//!     .service(Service::Catalog, Lang::Rust)
+//!     .security(Security::MutualTls)
+//!     .start()
+//!     .await?;
+//! println!("{}", stack.describe()?);
+//! # Ok(()) }
+//! ```
+
+pub mod backend;
+pub mod certs;
+pub mod clients;
+pub mod model;
+pub mod python;
+pub mod ready;
+pub mod report;
+pub mod runtime;
+pub mod stack;
+pub mod workspace;
+
+pub use backend::Backend;
+pub use model::{Lang, Protocol, Security, Service};
+pub use stack::{Stack, StackBuilder, StackPool};

@@ -1,0 +1,137 @@
+//! `interop`: the harness command. `interop keys` writes certificates, `interop up` starts a stack,
+//! `interop python` prepares the Python environment, `interop report` turns a test run into the matrix table.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use interop::{Backend, Lang, Security, Service, Stack, certs, python, report};
+
+#[derive(Parser)]
+#[command(name = "interop", version, about = "Polyglot gRPC interop harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a CA and a certificate per service (ECDSA P-256, signed by the CA) into a folder.
+    Keys {
+        /// Where to write them.
+        #[arg(long, default_value = "keys")]
+        out: PathBuf,
+        /// Replace existing files (a new CA, new leaves).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Start a stack, print one JSON line describing it, run until Ctrl-C or the end of stdin.
+    Up {
+        /// Catalog's language (omit to leave Catalog out).
+        #[arg(long)]
+        catalog: Option<Lang>,
+        /// Discount's language.
+        #[arg(long, default_value = "rust")]
+        discount: Lang,
+        /// plaintext, tls or mtls.
+        #[arg(long, default_value = "mtls")]
+        security: Security,
+    },
+    /// Make (or refresh) the Python environment and print its interpreter's path.
+    Python,
+    /// Read `cargo test` output on stdin, print the matrix table, fail if any case failed.
+    Report {
+        /// Also write the table as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("interop: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Keys { out, force } => {
+            let written = certs::write_keys(&out, &certs::SERVICE_IDENTITIES, force)?;
+            if written.is_empty() {
+                println!(
+                    "{}: every certificate is already there (--force to replace them)",
+                    out.display()
+                );
+            }
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Up {
+            catalog,
+            discount,
+            security,
+        } => {
+            interop::runtime::get().block_on(up(catalog, discount, security))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Python => {
+            println!("{}", python::ensure()?.python.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { markdown } => {
+            let lines = std::io::stdin()
+                .lock()
+                .lines()
+                .collect::<Result<Vec<_>, _>>()?;
+            let matrix = report::Matrix::from_test_output(lines.iter().map(String::as_str));
+            print!("{}", matrix.text_table());
+            if let Some(path) = markdown {
+                std::fs::write(&path, matrix.markdown_table())?;
+            }
+            Ok(if matrix.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+async fn up(catalog: Option<Lang>, discount: Lang, security: Security) -> Result<()> {
+    let mut builder = Stack::builder()
+        .service(Service::Discount, discount)
+        .security(security)
+        .backend(Backend::from_env()?);
+    if let Some(lang) = catalog {
+        builder = builder.service(Service::Catalog, lang);
+    }
+    let stack = builder.start().await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", stack.describe()?)?;
+    stdout.flush()?;
+    drop(stdout);
+    let stdin_closed = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
+    });
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => eprintln!("interop: Ctrl-C, stopping the stack"),
+        _ = stdin_closed => eprintln!("interop: end of stdin, stopping the stack"),
+    }
+    drop(stack);
+    Ok(())
+}

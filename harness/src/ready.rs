@@ -1,0 +1,54 @@
+//! Readiness after the READY line: one health check through the service's own protocol and security.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::clients::ClientSecurity;
+use crate::model::{Protocol, Service};
+
+/// How long one health check may take.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Checks that `service` at `addr` answers its health check as SERVING (gRPC) or 200 (HTTP).
+pub async fn check(service: Service, addr: SocketAddr, clients: &ClientSecurity) -> Result<()> {
+    tokio::time::timeout(HEALTH_TIMEOUT, probe(service, addr, clients))
+        .await
+        .with_context(|| format!("no health answer within {HEALTH_TIMEOUT:?}"))?
+}
+
+async fn probe(service: Service, addr: SocketAddr, clients: &ClientSecurity) -> Result<()> {
+    match service.protocol() {
+        Protocol::Grpc => {
+            let mut client = HealthClient::new(clients.grpc_channel(addr, service.name())?);
+            let response = client
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .context("gRPC health check failed")?;
+            let status = response.into_inner().status();
+            if status != ServingStatus::Serving {
+                bail!("gRPC health status is {status:?}");
+            }
+        }
+        Protocol::Http => {
+            let scheme = if clients.tls() { "https" } else { "http" };
+            let url = format!("{scheme}://{addr}/healthz");
+            let response = clients
+                .http()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("GET {url} failed"))?;
+            if !response.status().is_success() {
+                bail!("GET {url} answered {}", response.status());
+            }
+        }
+    }
+    Ok(())
+}

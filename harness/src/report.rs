@@ -1,0 +1,214 @@
+//! The matrix report: `cargo test` output in, a table of cases × cells out.
+//!
+//! A contract test is named by rstest from its case and its axes, e.g.
+//! `products::case_1_user_1::catalog_2_python::discount_1_rust::security_2_mtls`; the row is the case (`user_1`), the
+//! column the axes (`catalog=python/discount=rust/security=mtls`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The outcome of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It passed.
+    Pass,
+    /// It failed.
+    Fail,
+    /// It was ignored.
+    Skip,
+}
+
+/// Results arranged by case (rows) and cell (columns).
+#[derive(Debug, Default)]
+pub struct Matrix {
+    cells: BTreeMap<String, BTreeMap<String, Outcome>>,
+    columns: Vec<String>,
+}
+
+impl Matrix {
+    /// Reads libtest's `test NAME ... ok|FAILED|ignored` lines; other lines are ignored.
+    pub fn from_test_output<'a>(lines: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut matrix = Matrix::default();
+        for line in lines {
+            let Some(rest) = line.strip_prefix("test ") else {
+                continue;
+            };
+            let Some((name, result)) = rest.rsplit_once(" ... ") else {
+                continue;
+            };
+            let outcome = match result.trim() {
+                "ok" => Outcome::Pass,
+                "FAILED" => Outcome::Fail,
+                r if r.starts_with("ignored") => Outcome::Skip,
+                _ => continue,
+            };
+            let (row, column) = split_name(name);
+            if !matrix.columns.contains(&column) {
+                matrix.columns.push(column.clone());
+            }
+            matrix.cells.entry(row).or_default().insert(column, outcome);
+        }
+        matrix.columns.sort();
+        matrix
+    }
+
+    /// Whether anything ran and nothing failed.
+    pub fn all_passed(&self) -> bool {
+        !self.cells.is_empty()
+            && self
+                .cells
+                .values()
+                .flat_map(|r| r.values())
+                .all(|o| *o != Outcome::Fail)
+    }
+
+    fn counts(&self) -> (usize, usize, usize) {
+        let all: Vec<Outcome> = self
+            .cells
+            .values()
+            .flat_map(|r| r.values().copied())
+            .collect();
+        let count = |o| all.iter().filter(|&&x| x == o).count();
+        (
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::Skip),
+        )
+    }
+
+    /// A plain-text table for a terminal, ending with a `N passed, N failed` line.
+    pub fn text_table(&self) -> String {
+        let mut out = String::new();
+        for (i, column) in self.columns.iter().enumerate() {
+            let _ = writeln!(out, "  [{}] {column}", i + 1);
+        }
+        let width = self.cells.keys().map(String::len).max().unwrap_or(4).max(4);
+        let _ = write!(out, "{:width$}", "case");
+        for i in 0..self.columns.len() {
+            let _ = write!(out, " {:>4}", format!("[{}]", i + 1));
+        }
+        out.push('\n');
+        for (row, results) in &self.cells {
+            let _ = write!(out, "{row:width$}");
+            for column in &self.columns {
+                let _ = write!(out, " {:>4}", symbol(results.get(column)));
+            }
+            out.push('\n');
+        }
+        let (passed, failed, skipped) = self.counts();
+        let _ = writeln!(
+            out,
+            "matrix: {passed} passed, {failed} failed, {skipped} skipped"
+        );
+        out
+    }
+
+    /// The same table in Markdown.
+    pub fn markdown_table(&self) -> String {
+        let mut out = String::from("| case |");
+        for column in &self.columns {
+            let _ = write!(out, " {column} |");
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(self.columns.len()));
+        out.push('\n');
+        for (row, results) in &self.cells {
+            let _ = write!(out, "| {row} |");
+            for column in &self.columns {
+                let _ = write!(out, " {} |", symbol(results.get(column)));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn symbol(outcome: Option<&Outcome>) -> &'static str {
+    match outcome {
+        Some(Outcome::Pass) => "pass",
+        Some(Outcome::Fail) => "FAIL",
+        Some(Outcome::Skip) => "skip",
+        None => "-",
+    }
+}
+
+/// `products::case_1_user_1::catalog_2_python::security_2_mtls` → (`products/user_1`, `catalog=python/security=mtls`).
+fn split_name(name: &str) -> (String, String) {
+    let mut row = Vec::new();
+    let mut axes = Vec::new();
+    for (i, part) in name.split("::").enumerate() {
+        if let Some(case) = part
+            .strip_prefix("case_")
+            .and_then(|r| r.split_once('_'))
+            .map(|(_, c)| c)
+        {
+            row.push(case.to_string());
+        } else if let Some((axis, value)) = axis_value(part) {
+            axes.push(format!("{axis}={value}"));
+        } else if i == 0 || axes.is_empty() {
+            row.push(part.to_string());
+        }
+    }
+    // A test with no case is its own row under its function's name.
+    (
+        row.join("/"),
+        if axes.is_empty() {
+            "-".to_string()
+        } else {
+            axes.join("/")
+        },
+    )
+}
+
+/// `catalog_2_python` → (`catalog`, `python`): rstest's `<arg>_<index>_<value>`.
+fn axis_value(part: &str) -> Option<(&str, &str)> {
+    let mut pieces = part.splitn(3, '_');
+    let (axis, index, value) = (pieces.next()?, pieces.next()?, pieces.next()?);
+    (index.parse::<u32>().is_ok() && !axis.is_empty()).then_some((axis, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_case_and_axes() {
+        assert_eq!(
+            split_name(
+                "products::case_1_user_1::catalog_2_python::discount_1_rust::security_2_mtls"
+            ),
+            (
+                "products/user_1".into(),
+                "catalog=python/discount=rust/security=mtls".into()
+            )
+        );
+        assert_eq!(
+            split_name("discount_stopped::catalog_1_rust::discount_1_rust::security_1_tls"),
+            (
+                "discount_stopped".into(),
+                "catalog=rust/discount=rust/security=tls".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_failure_fails_the_matrix() {
+        let output = [
+            "test products::case_1_user_1::catalog_1_rust::security_1_tls ... ok",
+            "test products::case_1_user_1::catalog_2_python::security_1_tls ... FAILED",
+            "random line",
+        ];
+        let matrix = Matrix::from_test_output(output);
+        assert!(!matrix.all_passed());
+        assert!(matrix.text_table().contains("FAIL"));
+        assert!(
+            matrix
+                .text_table()
+                .ends_with("matrix: 1 passed, 1 failed, 0 skipped\n")
+        );
+        assert!(
+            !Matrix::from_test_output([]).all_passed(),
+            "an empty run is not a pass"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! A stack: some services, each in a language, wired to each other and secured one way, on one backend.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use interop::{Backend, Lang, Security, Service, Stack};
+//! let stack = Stack::builder()
+//!     .service(Service::Catalog, Lang::Rust)
+//!     .service(Service::Discount, Lang::Python)
+//!     .security(Security::MutualTls)
+//!     .backend(Backend::from_env()?)
+//!     .start()
+//!     .await?;
+//! let body = stack.http()?.get(stack.url(Service::Catalog)? + "/products").send().await?.text().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::backend::local::Process;
+use crate::backend::{Backend, Instance, Launch};
+use crate::certs::{CLIENT_IDENTITY, Pki, SERVICE_IDENTITIES};
+use crate::clients::ClientSecurity;
+use crate::model::{Lang, Protocol, Security, Service};
+use crate::{python, ready, workspace};
+
+/// What a stack is made of; also the key under which a [`StackPool`] shares it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StackBuilder {
+    services: BTreeMap<Service, Lang>,
+    security: Security,
+    backend: Backend,
+}
+
+impl StackBuilder {
+    /// Adds `service`, implemented in `lang`.
+    pub fn service(mut self, service: Service, lang: Lang) -> Self {
+        self.services.insert(service, lang);
+        self
+    }
+
+    /// How every hop is secured (default: mutual TLS).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Where the services run (default: local processes).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
+    pub async fn start(self) -> Result<Stack> {
+        for (service, _) in &self.services {
+            for upstream in service.upstreams() {
+                if !self.services.contains_key(upstream) {
+                    bail!("{service} calls {upstream}, which is not in the stack");
+                }
+            }
+        }
+        let mut identities: Vec<&str> = SERVICE_IDENTITIES.to_vec();
+        identities.push(CLIENT_IDENTITY);
+        let pki = Pki::temporary(&identities)?;
+        let clients = ClientSecurity::new(self.security, &pki)?;
+        let mut stack = Stack {
+            security: self.security,
+            backend: self.backend,
+            members: BTreeMap::new(),
+            clients,
+            pki,
+        };
+        for service in Service::ALL {
+            if let Some(&lang) = self.services.get(&service) {
+                stack.launch(service, lang).await?;
+            }
+        }
+        tracing::info!(stack = %stack.name(), "stack ready");
+        Ok(stack)
+    }
+}
+
+struct Member {
+    lang: Lang,
+    instance: Instance,
+}
+
+/// Running services. Dropping it stops them all.
+pub struct Stack {
+    security: Security,
+    backend: Backend,
+    members: BTreeMap<Service, Member>,
+    clients: ClientSecurity,
+    pki: Pki,
+}
+
+impl Stack {
+    /// An empty builder: mutual TLS, local processes.
+    pub fn builder() -> StackBuilder {
+        StackBuilder {
+            services: BTreeMap::new(),
+            security: Security::MutualTls,
+            backend: Backend::Local,
+        }
+    }
+
+    async fn launch(&mut self, service: Service, lang: Lang) -> Result<()> {
+        let launch = self.launch_spec(service, lang)?;
+        let label = launch.label();
+        let instance = match self.backend {
+            Backend::Local => Instance::Local(Process::spawn(launch, 0).await?),
+        };
+        if let Err(e) = ready::check(service, instance.addr(), &self.clients).await {
+            bail!(
+                "{label} printed READY but is not healthy: {e:#}\n--- last lines of {label} ---\n{}",
+                instance.log_tail()
+            );
+        }
+        self.members.insert(service, Member { lang, instance });
+        Ok(())
+    }
+
+    /// The program and the contract's flags for `service` in `lang`, wired to the members already running.
+    fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
+        let (program, mut args, env) = match lang {
+            Lang::Rust => (
+                workspace::rust_binary(service.name())?
+                    .display()
+                    .to_string(),
+                vec![],
+                vec![],
+            ),
+            Lang::Python => {
+                let env = python::ensure()?;
+                let module = format!("interop_services.{}", service.name());
+                let args = vec!["-m".to_string(), module];
+                (
+                    env.python.display().to_string(),
+                    args,
+                    vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())],
+                )
+            }
+        };
+        let path = |p: &std::path::Path| p.display().to_string();
+        if self.security.tls() {
+            let (cert, key) = self.pki.identity(service.name())?;
+            args.extend([
+                "--tls-cert".into(),
+                path(cert),
+                "--tls-key".into(),
+                path(key),
+            ]);
+            if self.security.mutual() {
+                args.extend(["--client-ca".into(), path(&self.pki.ca_path())]);
+            }
+        }
+        if !service.upstreams().is_empty() && self.security.tls() {
+            args.extend(["--ca".into(), path(&self.pki.ca_path())]);
+            if self.security.mutual() {
+                let (cert, key) = self.pki.identity(service.name())?;
+                args.extend(["--cert".into(), path(cert), "--key".into(), path(key)]);
+            }
+        }
+        for upstream in service.upstreams() {
+            let member = self
+                .members
+                .get(upstream)
+                .with_context(|| format!("{upstream} must start before {service}"))?;
+            args.extend([
+                format!("--{upstream}-addr"),
+                member.instance.addr().to_string(),
+                // Verify the upstream's identity by its service name, as in production, not by the loopback IP.
+                format!("--{upstream}-server-name"),
+                upstream.name().to_string(),
+            ]);
+        }
+        Ok(Launch {
+            service,
+            lang,
+            program,
+            args,
+            env,
+        })
+    }
+
+    /// `catalog=rust/discount=python/security=mtls`: the stack's axes, as test names and reports show them.
+    pub fn name(&self) -> String {
+        let mut parts: Vec<String> = self
+            .members
+            .iter()
+            .rev()
+            .map(|(s, m)| format!("{s}={}", m.lang))
+            .collect();
+        parts.push(format!("security={}", self.security));
+        parts.join("/")
+    }
+
+    /// How the stack is secured.
+    pub fn security(&self) -> Security {
+        self.security
+    }
+
+    /// The certificates of this stack (a fresh CA per stack).
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// Client TLS settings for this stack.
+    pub fn clients(&self) -> &ClientSecurity {
+        &self.clients
+    }
+
+    /// The language `service` runs in.
+    pub fn lang(&self, service: Service) -> Result<Lang> {
+        Ok(self.member(service)?.lang)
+    }
+
+    fn member(&self, service: Service) -> Result<&Member> {
+        self.members
+            .get(&service)
+            .with_context(|| format!("{service} is not in the stack {}", self.name()))
+    }
+
+    fn member_mut(&mut self, service: Service) -> Result<&mut Member> {
+        let name = self.name();
+        self.members
+            .get_mut(&service)
+            .with_context(|| format!("{service} is not in the stack {name}"))
+    }
+
+    /// The address of `service`, reachable from this process.
+    pub fn addr(&self, service: Service) -> Result<SocketAddr> {
+        Ok(self.member(service)?.instance.addr())
+    }
+
+    /// The base URL of `service` (`https://127.0.0.1:PORT`, or `http` in plaintext).
+    pub fn url(&self, service: Service) -> Result<String> {
+        let scheme = if self.security.tls() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}", self.addr(service)?))
+    }
+
+    /// A new HTTP client that trusts this stack (and presents the client identity under mutual TLS).
+    pub fn http(&self) -> Result<reqwest::Client> {
+        self.clients.http()
+    }
+
+    /// A new gRPC channel to `service`, verifying its certificate names the service.
+    pub fn grpc_channel(&self, service: Service) -> Result<tonic::transport::Channel> {
+        self.clients
+            .grpc_channel(self.addr(service)?, service.name())
+    }
+
+    /// The last lines `service` wrote.
+    pub fn logs(&self, service: Service) -> Result<String> {
+        Ok(self.member(service)?.instance.log_tail())
+    }
+
+    /// Stops `service` gracefully (SIGTERM); the others keep running.
+    pub async fn stop(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.stop().await
+    }
+
+    /// Starts a stopped or killed `service` again and waits until it is ready.
+    pub async fn start(&mut self, service: Service) -> Result<()> {
+        let clients = self.clients.clone();
+        let member = self.member_mut(service)?;
+        member.instance.start().await?;
+        ready::check(service, member.instance.addr(), &clients).await
+    }
+
+    /// Freezes `service`: its port accepts connections, nothing answers.
+    pub fn pause(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.pause()
+    }
+
+    /// Unfreezes `service`.
+    pub fn resume(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.resume()
+    }
+
+    /// Kills `service` without warning (SIGKILL).
+    pub async fn kill(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.kill().await
+    }
+
+    /// One JSON object describing the stack: languages, addresses, URLs, and the files a client needs.
+    pub fn describe(&self) -> Result<serde_json::Value> {
+        let mut services = serde_json::Map::new();
+        for (service, member) in &self.members {
+            let addr = member.instance.addr();
+            let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if service.protocol() == Protocol::Http {
+                entry["url"] = json!(self.url(*service)?);
+            }
+            services.insert(service.name().into(), entry);
+        }
+        let mut description = json!({
+            "stack": self.name(),
+            "backend": self.backend.name(),
+            "security": self.security,
+            "services": services,
+        });
+        if self.security.tls() {
+            description["ca"] = json!(self.pki.ca_path());
+        }
+        if self.security.mutual() {
+            let (cert, key) = self.pki.identity(CLIENT_IDENTITY)?;
+            description["client_cert"] = json!(cert);
+            description["client_key"] = json!(key);
+        }
+        Ok(description)
+    }
+}
+
+/// Stacks shared by many tests: each distinct stack starts once, on first use, and lives as long as the process
+/// (its services end with it, through their stdin lifeline).
+#[derive(Default)]
+pub struct StackPool {
+    stacks: Mutex<BTreeMap<StackBuilder, Arc<tokio::sync::OnceCell<Arc<Stack>>>>>,
+}
+
+impl StackPool {
+    /// An empty pool, usable as a `static`.
+    pub const fn new() -> Self {
+        StackPool {
+            stacks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The stack `builder` describes, started if this is its first use.
+    pub async fn get(&self, builder: StackBuilder) -> Result<Arc<Stack>> {
+        let cell = self
+            .stacks
+            .lock()
+            .expect("stack pool lock")
+            .entry(builder.clone())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async { builder.start().await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+}

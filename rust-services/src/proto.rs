@@ -1,0 +1,11 @@
+//! Code generated at build time from `proto/` (see build.rs); never edited by hand.
+
+/// The tutorial's `ecommerce` package: the Discount service and its messages.
+#[allow(missing_docs, clippy::all)]
+pub mod ecommerce {
+    tonic::include_proto!("ecommerce");
+}
+
+/// Every compiled .proto as an encoded `FileDescriptorSet`, served by gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/interop_descriptor.bin"));

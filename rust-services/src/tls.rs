@@ -1,0 +1,191 @@
+//! Certificates and keys from the command line, checked up front, turned into what tonic and rustls need.
+//!
+//! Everything is read and validated before the service announces READY, so a bad file is a one-line usage error
+//! (exit 2) rather than a handshake failure discovered by the first client.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+use crate::cli::{Failure, ServeArgs, UpstreamArgs};
+
+/// The crypto provider of the whole workspace (one provider, chosen here, not by a default feature).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A PEM file read from disk, remembered with the flag that named it for error messages.
+#[derive(Clone)]
+pub struct PemFile {
+    flag: &'static str,
+    path: String,
+    bytes: Vec<u8>,
+}
+
+impl PemFile {
+    /// Reads `path`, given with `flag`.
+    pub fn read(flag: &'static str, path: &Path) -> Result<Self, Failure> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::flag(flag, path.display(), format!("cannot read: {e}")))?;
+        Ok(PemFile {
+            flag,
+            path: path.display().to_string(),
+            bytes,
+        })
+    }
+
+    fn invalid(&self, why: impl std::fmt::Display) -> Failure {
+        Failure::flag(self.flag, &self.path, why)
+    }
+
+    /// The certificates in the file; at least one.
+    pub fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, Failure> {
+        let certs = CertificateDer::pem_slice_iter(&self.bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.invalid(format!("not a PEM certificate file: {e}")))?;
+        if certs.is_empty() {
+            return Err(self.invalid("holds no PEM certificate"));
+        }
+        Ok(certs)
+    }
+
+    /// The private key in the file.
+    pub fn private_key(&self) -> Result<PrivateKeyDer<'static>, Failure> {
+        PrivateKeyDer::from_pem_slice(&self.bytes)
+            .map_err(|e| self.invalid(format!("holds no usable PEM private key: {e}")))
+    }
+
+    /// The raw PEM text, as tonic wants it.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// A server's TLS settings: its identity and, for mutual TLS, the CA its clients must be signed by.
+pub struct ServerTls {
+    cert: PemFile,
+    key: PemFile,
+    client_ca: Option<PemFile>,
+    rustls: Arc<rustls::ServerConfig>,
+}
+
+impl ServerTls {
+    /// Reads and checks `--tls-cert/--tls-key/--client-ca`; `None` when the service serves plaintext.
+    pub fn from_args(args: &ServeArgs, alpn: &[&[u8]]) -> Result<Option<Self>, Failure> {
+        let (Some(cert_path), Some(key_path)) = (&args.tls_cert, &args.tls_key) else {
+            return Ok(None);
+        };
+        let cert = PemFile::read("--tls-cert", cert_path)?;
+        let key = PemFile::read("--tls-key", key_path)?;
+        let client_ca = args
+            .client_ca
+            .as_deref()
+            .map(|p| PemFile::read("--client-ca", p))
+            .transpose()?;
+
+        let provider = provider();
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        let builder = match &client_ca {
+            Some(ca) => {
+                let roots = root_store(ca)?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .map_err(|e| ca.invalid(format!("unusable as a client CA: {e}")))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        // with_single_cert also checks that the key belongs to the certificate.
+        let mut config = builder
+            .with_single_cert(cert.certificates()?, key.private_key()?)
+            .map_err(|e| key.invalid(format!("does not fit {} {}: {e}", cert.flag, cert.path)))?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Some(ServerTls {
+            cert,
+            key,
+            client_ca,
+            rustls: Arc::new(config),
+        }))
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn mutual(&self) -> bool {
+        self.client_ca.is_some()
+    }
+
+    /// The checked rustls configuration (used directly by the HTTPS server).
+    pub fn rustls_config(&self) -> Arc<rustls::ServerConfig> {
+        self.rustls.clone()
+    }
+
+    /// The same settings in tonic's terms (tonic builds its own rustls configuration from PEM).
+    pub fn tonic_config(&self) -> ServerTlsConfig {
+        let config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(self.cert.bytes(), self.key.bytes()));
+        match &self.client_ca {
+            Some(ca) => config.client_ca_root(Certificate::from_pem(ca.bytes())),
+            None => config,
+        }
+    }
+}
+
+fn root_store(ca: &PemFile) -> Result<rustls::RootCertStore, Failure> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in ca.certificates()? {
+        roots
+            .add(cert)
+            .map_err(|e| ca.invalid(format!("not a usable CA certificate: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// How a service calls its upstreams: plaintext, or TLS with our roots and optionally our client identity.
+pub struct ClientTls {
+    ca: PemFile,
+    identity: Option<(PemFile, PemFile)>,
+}
+
+impl ClientTls {
+    /// Reads and checks `--ca/--cert/--key`; `None` when upstream calls are plaintext.
+    pub fn from_args(args: &UpstreamArgs) -> Result<Option<Self>, Failure> {
+        let Some(ca_path) = &args.ca else {
+            return Ok(None);
+        };
+        let ca = PemFile::read("--ca", ca_path)?;
+        root_store(&ca)?;
+        let identity = match (&args.cert, &args.key) {
+            (Some(cert_path), Some(key_path)) => {
+                let cert = PemFile::read("--cert", cert_path)?;
+                let key = PemFile::read("--key", key_path)?;
+                // Build a client config once to prove the key belongs to the certificate.
+                rustls::ClientConfig::builder_with_provider(provider())
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| Failure::Runtime(e.into()))?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_client_auth_cert(cert.certificates()?, key.private_key()?)
+                    .map_err(|e| key.invalid(format!("does not fit --cert {}: {e}", cert.path)))?;
+                Some((cert, key))
+            }
+            _ => None,
+        };
+        Ok(Some(ClientTls { ca, identity }))
+    }
+
+    /// tonic's client settings, verifying the upstream's certificate against `server_name`.
+    pub fn tonic_config(&self, server_name: &str) -> ClientTlsConfig {
+        let config = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(self.ca.bytes()))
+            .domain_name(server_name);
+        match &self.identity {
+            Some((cert, key)) => config.identity(Identity::from_pem(cert.bytes(), key.bytes())),
+            None => config,
+        }
+    }
+}

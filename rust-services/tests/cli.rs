@@ -1,0 +1,81 @@
+//! The command-line contract of the real binaries: a bad flag or file is exit code 2 and one line saying why.
+
+use std::process::Command;
+
+fn run(binary: &str, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(binary)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    for binary in [
+        env!("CARGO_BIN_EXE_discount"),
+        env!("CARGO_BIN_EXE_catalog"),
+    ] {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--no-such-flag"], "--no-such-flag"),
+            (&["--tls-cert", "/nonexistent/cert.pem"], "--tls-key"),
+            (
+                &[
+                    "--tls-cert",
+                    "/nonexistent/c.pem",
+                    "--tls-key",
+                    "/nonexistent/k.pem",
+                ],
+                "/nonexistent/c.pem: cannot read",
+            ),
+            (
+                &["--tls-cert", garbage, "--tls-key", garbage],
+                "holds no PEM certificate",
+            ),
+            (&["--client-ca", garbage], "--tls-cert"),
+            (
+                &["--listen", "nowhere"],
+                "--listen nowhere: expected HOST:PORT",
+            ),
+            (&["--listen", "127.0.0.1:99999"], "the port is not a number"),
+        ];
+        for (args, needle) in cases {
+            let (code, stderr) = run(binary, args);
+            assert_eq!(
+                code,
+                Some(2),
+                "{binary} {args:?}: exit code; stderr: {stderr}"
+            );
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{binary} {args:?}: want one line, got: {stderr}"
+            );
+            assert!(
+                stderr.contains(needle),
+                "{binary} {args:?}: want {needle:?} in {stderr:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn catalog_upstream_flags_are_checked() {
+    let catalog = env!("CARGO_BIN_EXE_catalog");
+    let (code, stderr) = run(catalog, &["--ca", "/nonexistent/ca.pem"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--ca /nonexistent/ca.pem: cannot read"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(catalog, &["--discount-addr", "no-port"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--discount-addr no-port"), "{stderr}");
+}

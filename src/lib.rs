@@ -1,0 +1,1 @@
+//! Cross-language contract tests live in tests/.

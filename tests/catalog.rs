@@ -1,0 +1,107 @@
+//! Catalog's HTTP contract: every Catalog language against every Discount language, over TLS and mutual TLS,
+//! answers each request byte for byte the same. One snapshot per case, shared by all cells of the matrix.
+
+mod common;
+
+use interop::{Lang, Security, Service};
+use rstest::{Context, rstest};
+
+use common::axes::{mtls, python, rust, tls};
+use common::{STACKS, case_name, catalog_stack};
+
+/// What a client of Catalog sees: status, content type and the exact body bytes (JSON rendering included).
+async fn get_products(stack: &interop::Stack, user: Option<&str>) -> anyhow::Result<String> {
+    let mut request = stack
+        .http()?
+        .get(format!("{}/products", stack.url(Service::Catalog)?));
+    if let Some(user) = user {
+        request = request.header("X-USER-ID", user);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("?").to_string());
+    let body = response.text().await?;
+    if content_type.as_deref() == Some("application/json") {
+        serde_json::from_str::<serde_json::Value>(&body)
+            .map_err(|e| anyhow::anyhow!("the body is not JSON ({e}): {body:?}"))?;
+    }
+    // The length pins down what a text snapshot could hide, such as the JSON encoder's final newline.
+    Ok(format!(
+        "status: {}\ncontent-type: {}\nlength: {}\n\n{body}",
+        status.as_u16(),
+        content_type.unwrap_or_default(),
+        body.len()
+    ))
+}
+
+/// One snapshot per case for every cell: the description says what was asked, never which cell answered.
+fn assert_shared_snapshot(name: &str, request: &str, answer: &str) {
+    insta::with_settings!({ description => request, omit_expression => true }, {
+        insta::assert_snapshot!(name, answer);
+    });
+}
+
+#[rstest]
+#[case::user_1(Some("1"))]
+#[case::user_2(Some("2"))]
+#[case::no_header(None)]
+#[case::not_a_number(Some("abc"))]
+#[case::unknown_user(Some("42"))]
+#[tokio::test]
+async fn products(
+    #[context] context: Context,
+    #[values(rust, python)] catalog: Lang,
+    #[values(rust, python)] discount: Lang,
+    #[values(tls, mtls)] security: Security,
+    #[case] user: Option<&str>,
+) {
+    let stack = STACKS
+        .get(catalog_stack(catalog, discount, security))
+        .await
+        .expect("the stack starts");
+    let answer = get_products(&stack, user).await.unwrap_or_else(|e| {
+        panic!(
+            "{}: GET /products failed: {e:#}\n{}",
+            stack.name(),
+            stack.logs(Service::Catalog).unwrap_or_default()
+        )
+    });
+    let request = match user {
+        Some(user) => format!("GET /products with X-USER-ID: {user}"),
+        None => "GET /products without X-USER-ID".to_string(),
+    };
+    assert_shared_snapshot(case_name(&context), &request, &answer);
+}
+
+/// With Discount gone, Catalog still answers, every product unpriced, and says why in its log.
+#[rstest]
+#[tokio::test]
+async fn discount_stopped(
+    #[values(rust, python)] catalog: Lang,
+    #[values(rust, python)] discount: Lang,
+    #[values(tls, mtls)] security: Security,
+) {
+    // Its own stack: stopping a service must not disturb the shared ones.
+    let mut stack = catalog_stack(catalog, discount, security)
+        .start()
+        .await
+        .expect("the stack starts");
+    stack.stop(Service::Discount).await.expect("discount stops");
+    let answer = get_products(&stack, Some("1"))
+        .await
+        .expect("catalog answers without discount");
+    assert_shared_snapshot(
+        "discount_stopped",
+        "GET /products with X-USER-ID: 1 after Discount stopped",
+        &answer,
+    );
+    let logs = stack.logs(Service::Catalog).unwrap();
+    assert!(
+        logs.contains("discount failed"),
+        "{}: catalog did not log the failed discount call:\n{logs}",
+        stack.name()
+    );
+}
