@@ -260,6 +260,30 @@ impl Stack {
         Ok(self.member(service)?.instance.log_tail())
     }
 
+    /// Waits until `service` has logged a line containing `needle` (logs arrive through a pipe, after the answers
+    /// they explain), up to `timeout`; the error holds what it did log.
+    pub async fn wait_for_log(
+        &self,
+        service: Service,
+        needle: &str,
+        timeout: std::time::Duration,
+    ) -> Result<()> {
+        let member = self.member(service)?;
+        member
+            .instance
+            .log()
+            .wait_for(needle, timeout)
+            .await
+            .with_context(|| {
+                format!(
+                    "{service} ({}) in {}; its last lines:\n{}",
+                    member.lang,
+                    self.name(),
+                    member.instance.log_tail()
+                )
+            })
+    }
+
     /// Stops `service` gracefully (SIGTERM); the others keep running.
     pub async fn stop(&mut self, service: Service) -> Result<()> {
         self.member_mut(service)?.instance.stop().await

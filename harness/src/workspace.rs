@@ -103,6 +103,25 @@ fn build_services(profile_dir: &Path) -> Result<()> {
         }
         None => bail!("cannot tell the cargo profile of {}", profile_dir.display()),
     }
+    // cargo gives a test process the variables of the package under test; passed on, they would look like a
+    // changed environment to build scripts that watch them (ring watches CARGO_MANIFEST_DIR) and rebuild half the tree.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let per_package = key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            );
+        if per_package {
+            command.env_remove(&*key);
+        }
+    }
     if let Some(target_dir) = profile_dir.parent() {
         command.env("CARGO_TARGET_DIR", target_dir);
     }

@@ -22,6 +22,17 @@ pub fn case_name(context: &rstest::Context) -> &'static str {
         .expect("every case is named: #[case::name(...)]")
 }
 
+/// Asserts `answer` against the snapshot `name`, shared by every cell of the matrix: the description says what
+/// was asked, never which cell answered (the failing test's name says that). A macro, so that the snapshot lives
+/// beside the test file that asserts it.
+macro_rules! assert_shared_snapshot {
+    ($name:expr, $request:expr, $answer:expr $(,)?) => {
+        insta::with_settings!({ description => $request, omit_expression => true }, {
+            insta::assert_snapshot!($name, $answer);
+        })
+    };
+}
+
 // Lower-case names for the matrix axes, so that rstest names each test by them:
 // `products::case_1_user_1::catalog_2_python::discount_1_rust::security_2_mtls`.
 #[allow(non_upper_case_globals)]

@@ -33,8 +33,57 @@ pub struct Process {
     launch: Launch,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<LogTail>,
     port: u16,
+}
+
+/// The last lines a service wrote, and a signal for each new one.
+#[derive(Default)]
+pub struct LogTail {
+    lines: Mutex<VecDeque<String>>,
+    grew: tokio::sync::Notify,
+}
+
+impl LogTail {
+    fn push(&self, line: String) {
+        let mut lines = self.lines.lock().expect("log tail lock");
+        if lines.len() == TAIL_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+        drop(lines);
+        self.grew.notify_waiters();
+    }
+
+    fn text(&self) -> String {
+        let lines = self.lines.lock().expect("log tail lock");
+        lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits until a line containing `needle` has been written, up to `timeout`.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before looking, so a line arriving in between is not missed.
+            let grew = self.grew.notified();
+            if self
+                .lines
+                .lock()
+                .expect("log tail lock")
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, grew).await.is_err() {
+                bail!("no log line containing {needle:?} within {timeout:?}");
+            }
+        }
+    }
 }
 
 impl Process {
@@ -58,11 +107,12 @@ impl Process {
 
     /// The last lines of its output (stderr and any stdout after READY).
     pub fn log_tail(&self) -> String {
-        let tail = self.tail.lock().expect("log tail lock");
-        tail.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.tail.text()
+    }
+
+    /// Its log, to wait on.
+    pub fn log(&self) -> &LogTail {
+        &self.tail
     }
 
     /// Starts it again after a stop or kill, on the same port so that callers' addresses stay valid.
@@ -248,17 +298,10 @@ pub fn parse_ready(line: &str) -> Result<SocketAddr> {
     Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
 }
 
-async fn collect_lines<R: tokio::io::AsyncBufRead + Unpin>(
-    reader: R,
-    tail: Arc<Mutex<VecDeque<String>>>,
-) {
+async fn collect_lines<R: tokio::io::AsyncBufRead + Unpin>(reader: R, tail: Arc<LogTail>) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         tracing::debug!(target: "interop::service", "{line}");
-        let mut tail = tail.lock().expect("log tail lock");
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line);
+        tail.push(line);
     }
 }

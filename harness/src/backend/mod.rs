@@ -74,6 +74,12 @@ impl Instance {
         }
     }
 
+    pub(crate) fn log(&self) -> &local::LogTail {
+        match self {
+            Instance::Local(p) => p.log(),
+        }
+    }
+
     pub(crate) async fn stop(&mut self) -> Result<()> {
         match self {
             Instance::Local(p) => p.stop().await,

@@ -114,21 +114,64 @@ fn escape_into(out: &mut String, value: &str) {
 
 /// A float32 as Go's `encoding/json` writes it: the shortest digits that round-trip as float32, in plain notation
 /// unless the magnitude is below 1e-6 or at least 1e21, where it uses an exponent (`1e-7`, `1e+21`).
+///
+/// Rust's own shortest formatting (`{}`) breaks exact ties upwards (230181.625 gives `230181.63`) where Go rounds
+/// half to even (`230181.62`), so the digits are searched here with Rust's exact formatting, which rounds half to
+/// even, and Rust's parser, which reads back exactly as Go's does.
 pub fn format_float32(value: f32) -> String {
+    let sign = if value.is_sign_negative() { "-" } else { "" };
     let abs = value.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
-        // Rust's `{:e}` gives the same shortest digits with a bare exponent (`1e-7`, `3.4028235e38`); Go writes the
-        // sign of a positive exponent and at least two digits there.
-        let text = format!("{value:e}");
-        match text.split_once('e') {
-            Some((mantissa, exponent)) if !exponent.starts_with('-') => {
-                format!("{mantissa}e+{exponent:0>2}")
-            }
-            _ => text,
+    if abs == 0.0 {
+        return format!("{sign}0");
+    }
+    let (digits, exponent) = shortest_digits(abs);
+    if abs < 1e-6 || abs >= 1e21 {
+        let mantissa = match digits.split_at(1) {
+            (first, "") => first.to_string(),
+            (first, rest) => format!("{first}.{rest}"),
+        };
+        // Go writes at least two exponent digits, then its JSON encoder trims `e-07` to `e-7` (but keeps `e+21`).
+        if exponent < 0 {
+            format!("{sign}{mantissa}e-{}", -exponent)
+        } else {
+            format!("{sign}{mantissa}e+{exponent:02}")
         }
     } else {
-        // Display is the shortest round-trip form without an exponent, and no `.0` on whole numbers (as Go).
-        format!("{value}")
+        format!("{sign}{}", plain(&digits, exponent))
+    }
+}
+
+/// The fewest significant digits (no trailing zeros) that read back as `value` (positive, finite), closest first,
+/// and the decimal exponent of the first digit.
+fn shortest_digits(value: f32) -> (String, i32) {
+    for precision in 1..=9usize {
+        let nearest = format!("{value:.*e}", precision - 1);
+        let (mantissa, exponent) = nearest.split_once('e').expect("exponent form");
+        let units: u64 = mantissa.replace('.', "").parse().expect("decimal digits");
+        let scale = exponent.parse::<i32>().expect("decimal exponent") - (precision as i32 - 1);
+        // The nearest candidate first; a neighbour can read back when the float's interval is lopsided (at a power
+        // of two the gap below is half the gap above).
+        for candidate in [units, units - 1, units + 1] {
+            if format!("{candidate}e{scale}").parse::<f32>() == Ok(value) {
+                let text = candidate.to_string();
+                let leading = scale + text.len() as i32 - 1;
+                return (text.trim_end_matches('0').to_string(), leading);
+            }
+        }
+    }
+    unreachable!("nine significant digits always identify a float32")
+}
+
+/// `digits` × 10^`exponent` (exponent of the first digit) without an exponent.
+fn plain(digits: &str, exponent: i32) -> String {
+    let point = exponent + 1;
+    if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
     }
 }
 
@@ -152,6 +195,11 @@ mod tests {
             (f32::from_bits(1), "1e-45"),
             (f32::MIN_POSITIVE, "1.1754944e-38"),
             (16_777_216.0, "16777216"),
+            // Ties: Go rounds half to even where Rust's shortest `{}` rounds up.
+            (230_181.625, "230181.62"),
+            (0.000_001, "0.000001"),
+            (123.456, "123.456"),
+            (-0.0, "-0"),
         ];
         for &(value, want) in cases {
             assert_eq!(format_float32(value), want, "format_float32({value:?})");

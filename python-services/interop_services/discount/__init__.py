@@ -1,0 +1,1 @@
+"""Discount: the tutorial's gRPC service (`ecommerce.Discount/ApplyDiscount`) on grpcio's asyncio API."""

@@ -1,0 +1,9 @@
+"""The one place that imports the generated protobuf and gRPC modules.
+
+The stubs are generated outside the source tree (into the venv) and reached through a .pth file, so every other
+module imports them from here and a missing generation step fails in one obvious place.
+"""
+
+from ecommerce import ecommerce_pb2, ecommerce_pb2_grpc
+
+__all__ = ["ecommerce_pb2", "ecommerce_pb2_grpc"]

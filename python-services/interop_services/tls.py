@@ -1,0 +1,155 @@
+"""Certificates and keys: read and checked once at start, then turned into gRPC credentials or an SSLContext.
+
+Checking with Python's ssl module up front means a wrong file is reported as `--flag path: why` before anything
+listens, instead of as a failed handshake much later (grpcio only parses PEM when the first connection arrives).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import ssl
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+
+from interop_services.cli import ConfigError
+
+_SSL_SOURCE_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+
+
+@dataclass(frozen=True)
+class PemFile:
+    """The bytes of a PEM file plus where they came from, so later errors can still name the flag and path."""
+
+    flag: str
+    path: str
+    data: bytes
+
+    @property
+    def what(self) -> str:
+        return f"{self.flag} {self.path}"
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    cert: PemFile
+    key: PemFile
+    client_ca: PemFile | None
+
+    @property
+    def mutual(self) -> bool:
+        return self.client_ca is not None
+
+    def grpc_credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.key.data, self.cert.data)],
+            root_certificates=self.client_ca.data if self.client_ca else None,
+            require_client_auth=self.mutual,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert.path, self.key.path, password=_refuse_password)
+        if self.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=self.client_ca.path)
+        return context
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    ca: PemFile
+    cert: PemFile | None
+    key: PemFile | None
+
+    @property
+    def mutual(self) -> bool:
+        return self.cert is not None
+
+    def grpc_credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca.data,
+            private_key=self.key.data if self.key else None,
+            certificate_chain=self.cert.data if self.cert else None,
+        )
+
+
+def server_tls_from_args(args: argparse.Namespace) -> ServerTls | None:
+    """`--tls-cert/--tls-key/--client-ca`, checked for consistency and content. None means plaintext."""
+    if args.tls_cert and not args.tls_key:
+        raise ConfigError(f"--tls-cert {args.tls_cert}", "--tls-key is required with --tls-cert")
+    if args.tls_key and not args.tls_cert:
+        raise ConfigError(f"--tls-key {args.tls_key}", "--tls-cert is required with --tls-key")
+    if args.client_ca and not args.tls_cert:
+        raise ConfigError(f"--client-ca {args.client_ca}", "mutual TLS requires --tls-cert and --tls-key")
+    if not args.tls_cert:
+        return None
+    cert = _read_certificates("--tls-cert", args.tls_cert)
+    key = _read_key_for("--tls-key", args.tls_key, cert, ssl.PROTOCOL_TLS_SERVER)
+    client_ca = _read_certificates("--client-ca", args.client_ca) if args.client_ca else None
+    return ServerTls(cert, key, client_ca)
+
+
+def client_tls_from_args(args: argparse.Namespace) -> ClientTls | None:
+    """`--ca/--cert/--key` for upstream calls. None means upstream calls are plaintext."""
+    if args.cert and not args.key:
+        raise ConfigError(f"--cert {args.cert}", "--key is required with --cert")
+    if args.key and not args.cert:
+        raise ConfigError(f"--key {args.key}", "--cert is required with --key")
+    if args.cert and not args.ca:
+        raise ConfigError(f"--cert {args.cert}", "a client certificate requires --ca (upstream TLS)")
+    if not args.ca:
+        return None
+    ca = _read_certificates("--ca", args.ca)
+    if not args.cert:
+        return ClientTls(ca, None, None)
+    cert = _read_certificates("--cert", args.cert)
+    key = _read_key_for("--key", args.key, cert, ssl.PROTOCOL_TLS_CLIENT)
+    return ClientTls(ca, cert, key)
+
+
+def _read(flag: str, path: str) -> PemFile:
+    try:
+        with open(path, "rb") as file:
+            return PemFile(flag, path, file.read())
+    except OSError as err:
+        # Not str(err): it repeats the path, which the message already names once.
+        raise ConfigError(f"{flag} {path}", f"cannot read: [Errno {err.errno}] {err.strerror}") from err
+
+
+def _read_certificates(flag: str, path: str) -> PemFile:
+    """Read a file that must hold at least one PEM certificate (a chain or a CA bundle)."""
+    pem = _read(flag, path)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except ssl.SSLError as err:
+        raise ConfigError(pem.what, f"not a PEM certificate: {_ssl_reason(err)}") from err
+    return pem
+
+
+def _read_key_for(flag: str, path: str, cert: PemFile, protocol: int) -> PemFile:
+    """Read a private key and prove it belongs to `cert` (the certificate was checked already, so blame the key)."""
+    pem = _read(flag, path)
+    try:
+        ssl.SSLContext(protocol).load_cert_chain(cert.path, path, password=_refuse_password)
+    except ssl.SSLError as err:
+        raise ConfigError(pem.what, f"not a PEM private key matching {cert.flag}: {_ssl_reason(err)}") from err
+    except _EncryptedKey as err:
+        raise ConfigError(pem.what, "encrypted private keys are not supported") from err
+    return pem
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _refuse_password() -> NoReturn:
+    # Without a callback OpenSSL would prompt on the terminal for a passphrase and hang a headless harness.
+    raise _EncryptedKey()
+
+
+def _ssl_reason(err: ssl.SSLError) -> str:
+    text = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], str) else str(err)
+    return _SSL_SOURCE_LOCATION.sub("", text)

@@ -1,0 +1,263 @@
+"""Discount and Catalog as real processes on loopback: READY, end-to-end answers, TLS, and how they stop."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from typing import Iterator
+
+import grpc
+import pytest
+import samples
+from conftest import TUTORIAL_SERVER, Pki, Service, module_args, start
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
+
+LOCAL = "127.0.0.1:0"
+
+
+def get(address: str, path: str = "/products", headers: dict[str, str] | None = None,
+        context: ssl.SSLContext | None = None) -> tuple[int, str, str]:
+    host, port = address.rsplit(":", 1)
+    if context is None:
+        connection: http.client.HTTPConnection = http.client.HTTPConnection(host, int(port), timeout=30)
+    else:
+        connection = http.client.HTTPSConnection(host, int(port), timeout=30, context=context)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read().decode()
+    finally:
+        connection.close()
+
+
+def products_for(catalog: Service, user_id: str | None, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    headers = {} if user_id is None else {"X-USER-ID": user_id}
+    status, _, body = get(catalog.address, headers=headers, context=context)
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def discount() -> Iterator[Service]:
+    service = start("discount", module_args("discount", "--listen", LOCAL))
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def catalog(discount: Service) -> Iterator[Service]:
+    service = start("catalog", module_args("catalog", "--listen", LOCAL, "--discount-addr", discount.address))
+    yield service
+    service.close()
+
+
+def test_ready_line_names_the_bound_port(discount: Service, catalog: Service) -> None:
+    for service in (discount, catalog):
+        host, port = service.address.rsplit(":", 1)
+        assert host == "127.0.0.1" and int(port) > 0, service.address
+
+
+@pytest.mark.parametrize(
+    ("user_id", "status", "body"),
+    [("1", 200, samples.USER_1), ("2", 200, samples.USER_2), (None, 200, samples.NO_DISCOUNT),
+     ("abc", 400, samples.NOT_A_NUMBER), ("42", 200, samples.NO_DISCOUNT)],
+    ids=["user_1", "user_2", "no_user", "user_abc", "user_42"],
+)
+def test_catalog_through_discount(catalog: Service, user_id: str | None, status: int, body: str) -> None:
+    assert products_for(catalog, user_id) == (status, body), f"catalog log:\n{catalog.log_tail()}"
+
+
+def test_content_types(catalog: Service) -> None:
+    assert get(catalog.address, "/")[1:] == ("text/plain; charset=utf-8", "It is working.")
+    assert get(catalog.address, "/products")[1] == "application/json"
+    assert get(catalog.address, headers={"X-USER-ID": "abc"})[1] == "text/plain; charset=utf-8"
+
+
+def test_discount_health_and_reflection(discount: Service) -> None:
+    with grpc.insecure_channel(discount.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", "ecommerce.Discount"):
+            status = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10).status
+            assert status == health_pb2.HealthCheckResponse.SERVING, f"health {name!r}"
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        answer = next(iter(reflection.ServerReflectionInfo(iter([request]), timeout=10)))
+        names = {service.name for service in answer.list_services_response.service}
+        assert {"ecommerce.Discount", "grpc.health.v1.Health"} <= names
+
+
+def test_discount_answers_grpc_directly(discount: Service) -> None:
+    with grpc.insecure_channel(discount.address) as channel:
+        stub = ecommerce_pb2_grpc.DiscountStub(channel)
+        request = ecommerce_pb2.DiscountRequest(customer=ecommerce_pb2.Customer(id=2),
+                                                product=ecommerce_pb2.Product(id=5, price_in_cents=1000))
+        product = stub.ApplyDiscount(request, timeout=10).product
+        assert product.id == 5 and product.HasField("discount_value")
+
+
+def test_discount_down_gives_plain_list(services: list[Service]) -> None:
+    discount = start("discount", module_args("discount", "--listen", LOCAL))
+    services.append(discount)
+    catalog = start("catalog", module_args("catalog", "--listen", LOCAL, "--discount-addr", discount.address,
+                                           "--discount-timeout-ms", "5000"))
+    services.append(catalog)
+    assert products_for(catalog, "1") == (200, samples.USER_1)
+    assert discount.stop() == 0
+    assert products_for(catalog, "1") == (200, samples.NO_DISCOUNT)
+    assert "discount failed product_id=1 customer_id=1 code=UNAVAILABLE" in catalog.log()
+
+
+def test_silent_discount_hits_the_request_deadline(services: list[Service]) -> None:
+    # A listener that never answers: the TCP handshake completes, the HTTP/2 one never does.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        catalog = start("catalog", module_args("catalog", "--listen", LOCAL, "--discount-addr", address,
+                                               "--discount-timeout-ms", "500"))
+        services.append(catalog)
+        started = time.monotonic()
+        assert products_for(catalog, "1") == (200, samples.NO_DISCOUNT)
+        elapsed = time.monotonic() - started
+    assert 0.4 < elapsed < 5, f"one 500 ms deadline for three calls took {elapsed:.2f}s"
+    assert catalog.log().count("code=DEADLINE_EXCEEDED") == 3
+
+
+def test_catalog_against_tutorial_style_server(services: list[Service]) -> None:
+    tutorial = start("tutorial-discount", [str(TUTORIAL_SERVER), "--listen", LOCAL])
+    services.append(tutorial)
+    catalog = start("catalog", module_args("catalog", "--listen", LOCAL, "--discount-addr", tutorial.address))
+    services.append(catalog)
+    assert products_for(catalog, "1") == (200, samples.USER_1)
+    assert products_for(catalog, "2") == (200, samples.USER_2)
+    assert tutorial.stop() == 0
+
+
+@pytest.mark.parametrize("service", ["discount", "catalog"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_gracefully(services: list[Service], service: str, signum: int) -> None:
+    running = start(service, module_args(service, "--listen", LOCAL))
+    services.append(running)
+    assert running.stop(signum) == 0, running.log_tail()
+    assert running.stdout_after_ready == b"", "nothing but the READY line may go to stdout"
+
+
+@pytest.mark.parametrize("service", ["discount", "catalog"])
+def test_stdin_eof_stops_gracefully(services: list[Service], service: str) -> None:
+    running = start(service, module_args(service, "--listen", LOCAL, "--exit-on-stdin-eof"))
+    services.append(running)
+    assert running.proc.stdin is not None
+    running.proc.stdin.close()
+    assert running.wait_exit() == 0, running.log_tail()
+    assert "standard input closed" in running.log()
+
+
+def test_stdin_eof_ignored_without_flag(services: list[Service]) -> None:
+    running = start("discount", module_args("discount", "--listen", LOCAL))
+    services.append(running)
+    assert running.proc.stdin is not None
+    running.proc.stdin.close()
+    with pytest.raises(subprocess.TimeoutExpired):
+        running.proc.wait(1.0)
+    assert running.stop() == 0
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.parametrize("service", ["discount", "catalog"])
+def test_ipv6_ready_line_keeps_brackets(services: list[Service], service: str) -> None:
+    running = start(service, module_args(service, "--listen", "[::1]:0"))
+    services.append(running)
+    assert running.address.startswith("[::1]:") and running.port > 0, running.address
+
+
+# --- TLS, with certificates from the openssl command (skipped where it is missing) ---
+
+
+@pytest.fixture(scope="module")
+def mtls_stack(pki: Pki) -> Iterator[tuple[Service, Service]]:
+    """Catalog (HTTPS, client certificates required) -> Discount (gRPC, mutual TLS), dialled by IP, verified by name."""
+    discount = start("discount", module_args("discount", "--listen", LOCAL, "--tls-cert", str(pki.server_cert),
+                                             "--tls-key", str(pki.server_key), "--client-ca", str(pki.ca)))
+    catalog = None
+    try:
+        catalog = start("catalog", module_args(
+            "catalog", "--listen", LOCAL, "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key),
+            "--client-ca", str(pki.ca), "--discount-addr", discount.address, "--discount-server-name", "localhost",
+            "--ca", str(pki.ca), "--cert", str(pki.client_cert), "--key", str(pki.client_key)))
+        yield discount, catalog
+    finally:
+        if catalog:
+            catalog.close()
+        discount.close()
+
+
+def https_context(pki: Pki, *, with_client_cert: bool = True) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    if with_client_cert:
+        context.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+    return context
+
+
+def test_mtls_catalog_through_discount(mtls_stack: tuple[Service, Service], pki: Pki) -> None:
+    _, catalog = mtls_stack
+    assert products_for(catalog, "1", context=https_context(pki)) == (200, samples.USER_1), catalog.log_tail()
+    assert products_for(catalog, "2", context=https_context(pki)) == (200, samples.USER_2)
+
+
+def test_https_requires_client_certificate(mtls_stack: tuple[Service, Service], pki: Pki) -> None:
+    _, catalog = mtls_stack
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        products_for(catalog, None, context=https_context(pki, with_client_cert=False))
+
+
+def test_grpc_requires_client_certificate(mtls_stack: tuple[Service, Service], pki: Pki) -> None:
+    discount, _ = mtls_stack
+    request = ecommerce_pb2.DiscountRequest(customer=ecommerce_pb2.Customer(id=1),
+                                            product=ecommerce_pb2.Product(id=1, price_in_cents=100))
+    options = [("grpc.ssl_target_name_override", "localhost")]
+    with_cert = grpc.ssl_channel_credentials(pki.ca.read_bytes(), pki.client_key.read_bytes(),
+                                             pki.client_cert.read_bytes())
+    with grpc.secure_channel(discount.address, with_cert, options) as channel:
+        reply = ecommerce_pb2_grpc.DiscountStub(channel).ApplyDiscount(request, timeout=10)
+        assert reply.product.discount_value.value_in_cents == 90
+    without_cert = grpc.ssl_channel_credentials(pki.ca.read_bytes())
+    with grpc.secure_channel(discount.address, without_cert, options) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            ecommerce_pb2_grpc.DiscountStub(channel).ApplyDiscount(request, timeout=10)
+        assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_wrong_discount_server_name_fails_calls(mtls_stack: tuple[Service, Service], pki: Pki,
+                                                services: list[Service]) -> None:
+    discount, _ = mtls_stack
+    catalog = start("catalog", module_args(
+        "catalog", "--listen", LOCAL, "--discount-addr", discount.address, "--discount-server-name", "other.test",
+        "--discount-timeout-ms", "5000", "--ca", str(pki.ca), "--cert", str(pki.client_cert),
+        "--key", str(pki.client_key)))
+    services.append(catalog)
+    assert products_for(catalog, "1") == (200, samples.NO_DISCOUNT)
+    assert "code=UNAVAILABLE" in catalog.log()
+
+
+def test_catalog_against_tutorial_style_server_over_tls(pki: Pki, services: list[Service]) -> None:
+    tutorial = start("tutorial-discount", [str(TUTORIAL_SERVER), "--listen", LOCAL, "--tls-cert", str(pki.server_cert),
+                                           "--tls-key", str(pki.server_key)])
+    services.append(tutorial)
+    # No --discount-server-name: the certificate's IP address entry must match the dialled 127.0.0.1.
+    catalog = start("catalog", module_args("catalog", "--listen", LOCAL, "--discount-addr", tutorial.address,
+                                           "--ca", str(pki.ca)))
+    services.append(catalog)
+    assert products_for(catalog, "1") == (200, samples.USER_1), catalog.log_tail()
