@@ -17,16 +17,18 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::backend::local::Process;
+use crate::backend::containers::{self, Container};
+use crate::backend::local::{self, Process};
 use crate::backend::{Backend, Instance, Launch};
 use crate::certs::{CLIENT_IDENTITY, Pki, SERVICE_IDENTITIES};
 use crate::clients::ClientSecurity;
 use crate::model::{Lang, Protocol, Security, Service};
-use crate::{python, ready, workspace};
+use crate::{images, ready};
 
 /// What a stack is made of; also the key under which a [`StackPool`] shares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,12 +68,33 @@ impl StackBuilder {
         }
         let mut identities: Vec<&str> = SERVICE_IDENTITIES.to_vec();
         identities.push(CLIENT_IDENTITY);
-        let pki = Pki::temporary(&identities)?;
+        let (pki, network) = match self.backend {
+            Backend::Local => (Pki::temporary(&identities)?, None),
+            Backend::Containers => {
+                containers::prepare().await?;
+                // Built (or found) before any service starts, so start-up times measure only starting.
+                for lang in self.services.values() {
+                    images::ensure_async(*lang).await?;
+                }
+                let id = containers::stack_id();
+                // Peers dial a service by its container's name and verify that name: its certificate holds it.
+                let pki = Pki::temporary_with_aliases(&identities, |identity| {
+                    Service::ALL
+                        .into_iter()
+                        .filter(|s| s.name() == identity)
+                        .map(|s| containers::container_name(&id, s))
+                        .collect()
+                })?;
+                let network = containers::Network::create(&id).await?;
+                (pki, Some((id, network)))
+            }
+        };
         let clients = ClientSecurity::new(self.security, &pki)?;
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
             members: BTreeMap::new(),
+            network,
             clients,
             pki,
         };
@@ -88,13 +111,17 @@ impl StackBuilder {
 struct Member {
     lang: Lang,
     instance: Instance,
+    ready_after: Duration,
 }
 
-/// Running services. Dropping it stops them all.
+/// Running services. Dropping it stops them all (and, with containers, removes them and their network).
 pub struct Stack {
     security: Security,
     backend: Backend,
+    // Dropped before the network: a network cannot be removed while containers are on it.
     members: BTreeMap<Service, Member>,
+    /// The stack's id and its network (containers only).
+    network: Option<(String, containers::Network)>,
     clients: ClientSecurity,
     pki: Pki,
 }
@@ -110,10 +137,16 @@ impl Stack {
     }
 
     async fn launch(&mut self, service: Service, lang: Lang) -> Result<()> {
+        let started = Instant::now();
         let launch = self.launch_spec(service, lang)?;
         let label = launch.label();
-        let instance = match self.backend {
-            Backend::Local => Instance::Local(Process::spawn(launch, 0).await?),
+        let instance = match (&self.network, self.backend) {
+            (Some((id, network)), Backend::Containers) => {
+                let image = images::ensure_async(lang).await?;
+                let name = containers::container_name(id, service);
+                Instance::Container(Container::spawn(launch, &name, network, &image).await?)
+            }
+            _ => Instance::Local(Process::spawn(launch, 0).await?),
         };
         if let Err(e) = ready::check(service, instance.addr(), &self.clients).await {
             bail!(
@@ -121,71 +154,64 @@ impl Stack {
                 instance.log_tail()
             );
         }
-        self.members.insert(service, Member { lang, instance });
+        let ready_after = started.elapsed();
+        self.members.insert(
+            service,
+            Member {
+                lang,
+                instance,
+                ready_after,
+            },
+        );
         Ok(())
     }
 
-    /// The program and the contract's flags for `service` in `lang`, wired to the members already running.
+    /// The program and the contract's flags for `service` in `lang`, wired to the members already running. The
+    /// backend says how the command line names files (where they are, or their copies) and peers.
     fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
-        let (program, mut args, env) = match lang {
-            Lang::Rust => (
-                workspace::rust_binary(service.name())?
-                    .display()
-                    .to_string(),
-                vec![],
-                vec![],
-            ),
-            Lang::Python => {
-                let env = python::ensure()?;
-                let module = format!("interop_services.{}", service.name());
-                let args = vec!["-m".to_string(), module];
-                (
-                    env.python.display().to_string(),
-                    args,
-                    vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())],
-                )
-            }
+        let mut launch = match self.backend {
+            Backend::Local => local::launch(service, lang)?,
+            Backend::Containers => containers::launch(service, lang),
         };
-        let path = |p: &std::path::Path| p.display().to_string();
+        let mut args = Vec::new();
+        let ca = self.pki.ca_path();
         if self.security.tls() {
             let (cert, key) = self.pki.identity(service.name())?;
             args.extend([
                 "--tls-cert".into(),
-                path(cert),
+                launch.file(cert),
                 "--tls-key".into(),
-                path(key),
+                launch.file(key),
             ]);
             if self.security.mutual() {
-                args.extend(["--client-ca".into(), path(&self.pki.ca_path())]);
+                args.extend(["--client-ca".into(), launch.file(&ca)]);
             }
         }
         if !service.upstreams().is_empty() && self.security.tls() {
-            args.extend(["--ca".into(), path(&self.pki.ca_path())]);
+            args.extend(["--ca".into(), launch.file(&ca)]);
             if self.security.mutual() {
                 let (cert, key) = self.pki.identity(service.name())?;
-                args.extend(["--cert".into(), path(cert), "--key".into(), path(key)]);
+                args.extend([
+                    "--cert".into(),
+                    launch.file(cert),
+                    "--key".into(),
+                    launch.file(key),
+                ]);
             }
         }
         for upstream in service.upstreams() {
-            let member = self
+            let peer = self
                 .members
                 .get(upstream)
-                .with_context(|| format!("{upstream} must start before {service}"))?;
-            args.extend([
-                format!("--{upstream}-addr"),
-                member.instance.addr().to_string(),
-                // Verify the upstream's identity by its service name, as in production, not by the loopback IP.
-                format!("--{upstream}-server-name"),
-                upstream.name().to_string(),
-            ]);
+                .with_context(|| format!("{upstream} must start before {service}"))?
+                .instance
+                .peer();
+            args.extend([format!("--{upstream}-addr"), peer.addr]);
+            if let Some(name) = peer.server_name {
+                args.extend([format!("--{upstream}-server-name"), name]);
+            }
         }
-        Ok(Launch {
-            service,
-            lang,
-            program,
-            args,
-            env,
-        })
+        Ok(launch.args(args))
     }
 
     /// `catalog=rust/discount=python/security=mtls`: the stack's axes, as test names and reports show them.
@@ -198,6 +224,19 @@ impl Stack {
             .collect();
         parts.push(format!("security={}", self.security));
         parts.join("/")
+    }
+
+    /// Where it runs.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// How long each service took from its launch to a passing health check.
+    pub fn ready_after(&self) -> BTreeMap<Service, Duration> {
+        self.members
+            .iter()
+            .map(|(s, m)| (*s, m.ready_after))
+            .collect()
     }
 
     /// How the stack is secured.
@@ -284,12 +323,13 @@ impl Stack {
             })
     }
 
-    /// Stops `service` gracefully (SIGTERM); the others keep running.
+    /// Stops `service` gracefully (SIGTERM); the others keep running. An error if it had to be killed.
     pub async fn stop(&mut self, service: Service) -> Result<()> {
         self.member_mut(service)?.instance.stop().await
     }
 
-    /// Starts a stopped or killed `service` again and waits until it is ready.
+    /// Starts a stopped or killed `service` again and waits until it is ready. Its address may change (a container
+    /// gets a new host port): ask [`Stack::addr`] again.
     pub async fn start(&mut self, service: Service) -> Result<()> {
         let clients = self.clients.clone();
         let member = self.member_mut(service)?;
@@ -297,17 +337,17 @@ impl Stack {
         ready::check(service, member.instance.addr(), &clients).await
     }
 
-    /// Freezes `service`: its port accepts connections, nothing answers.
-    pub fn pause(&mut self, service: Service) -> Result<()> {
-        self.member_mut(service)?.instance.pause()
+    /// Freezes `service` (SIGSTOP, or a paused container): its port accepts connections, nothing answers.
+    pub async fn pause(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.pause().await
     }
 
     /// Unfreezes `service`.
-    pub fn resume(&mut self, service: Service) -> Result<()> {
-        self.member_mut(service)?.instance.resume()
+    pub async fn resume(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.resume().await
     }
 
-    /// Kills `service` without warning (SIGKILL).
+    /// Kills `service` without warning (SIGKILL); returns once it is dead.
     pub async fn kill(&mut self, service: Service) -> Result<()> {
         self.member_mut(service)?.instance.kill().await
     }
@@ -318,6 +358,9 @@ impl Stack {
         for (service, member) in &self.members {
             let addr = member.instance.addr();
             let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if let Instance::Container(_) = member.instance {
+                entry["container"] = json!(member.instance.peer().addr);
+            }
             if service.protocol() == Protocol::Http {
                 entry["url"] = json!(self.url(*service)?);
             }
@@ -329,6 +372,9 @@ impl Stack {
             "security": self.security,
             "services": services,
         });
+        if let Some((_, network)) = &self.network {
+            description["network"] = json!(network.name());
+        }
         if self.security.tls() {
             description["ca"] = json!(self.pki.ca_path());
         }
@@ -341,8 +387,9 @@ impl Stack {
     }
 }
 
-/// Stacks shared by many tests: each distinct stack starts once, on first use, and lives as long as the process
-/// (its services end with it, through their stdin lifeline).
+/// Stacks shared by many tests: each distinct stack starts once, on first use, and lives as long as the process.
+/// A `static` is never dropped: local services end with the process through their stdin lifeline, containers are
+/// removed by the process's reaper (see [`crate::docker`]).
 #[derive(Default)]
 pub struct StackPool {
     stacks: Mutex<BTreeMap<StackBuilder, Arc<tokio::sync::OnceCell<Arc<Stack>>>>>,

@@ -3,10 +3,9 @@
 //! A child never outlives the harness: it is started with `--exit-on-stdin-eof` and its stdin is a pipe held here,
 //! which the kernel closes when this process ends, however it ends; dropping the handle also stops it.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,16 +16,15 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
 use super::Launch;
-use crate::runtime;
+use super::log::{self, LogTail};
+use crate::model::{Lang, Service};
+use crate::{python, runtime, workspace};
 
 /// How long a service may take from spawn to its READY line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a stopped service may take to exit before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Lines of a service's output kept for error messages.
-const TAIL_LINES: usize = 40;
 
 /// A service running as a child process.
 pub struct Process {
@@ -37,53 +35,27 @@ pub struct Process {
     port: u16,
 }
 
-/// The last lines a service wrote, and a signal for each new one.
-#[derive(Default)]
-pub struct LogTail {
-    lines: Mutex<VecDeque<String>>,
-    grew: tokio::sync::Notify,
-}
-
-impl LogTail {
-    fn push(&self, line: String) {
-        let mut lines = self.lines.lock().expect("log tail lock");
-        if lines.len() == TAIL_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-        drop(lines);
-        self.grew.notify_waiters();
-    }
-
-    fn text(&self) -> String {
-        let lines = self.lines.lock().expect("log tail lock");
-        lines
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Waits until a line containing `needle` has been written, up to `timeout`.
-    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            // Registered before looking, so a line arriving in between is not missed.
-            let grew = self.grew.notified();
-            if self
-                .lines
-                .lock()
-                .expect("log tail lock")
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, grew).await.is_err() {
-                bail!("no log line containing {needle:?} within {timeout:?}");
-            }
-        }
-    }
+/// The command that runs `service` in `lang` here: a Rust binary of this workspace, or a module in the venv.
+pub fn launch(service: Service, lang: Lang) -> Result<Launch> {
+    Ok(match lang {
+        Lang::Rust => Launch::on_host(
+            service,
+            lang,
+            workspace::rust_binary(service.name())?
+                .display()
+                .to_string(),
+        ),
+        Lang::Python => Launch::on_host(
+            service,
+            lang,
+            python::ensure()?.python.display().to_string(),
+        )
+        .args([
+            "-m".to_string(),
+            format!("interop_services.{}", service.name()),
+        ])
+        .env("PYTHONUNBUFFERED", "1"),
+    })
 }
 
 impl Process {
@@ -98,6 +70,11 @@ impl Process {
         };
         process.start().await?;
         Ok(process)
+    }
+
+    /// Which service it is.
+    pub fn service(&self) -> Service {
+        self.launch.service
     }
 
     /// Where it listens.
@@ -180,11 +157,7 @@ impl Process {
 
     /// The log tail framed for an error message.
     pub fn describe_tail(&self) -> String {
-        format!(
-            "--- last lines of {} ---\n{}\n---",
-            self.launch.label(),
-            self.log_tail()
-        )
+        log::describe(&self.launch.label(), &self.tail)
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within the stop timeout.
@@ -301,7 +274,6 @@ pub fn parse_ready(line: &str) -> Result<SocketAddr> {
 async fn collect_lines<R: tokio::io::AsyncBufRead + Unpin>(reader: R, tail: Arc<LogTail>) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(target: "interop::service", "{line}");
         tail.push(line);
     }
 }

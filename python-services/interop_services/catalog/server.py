@@ -180,7 +180,11 @@ def open_discount_channel(config: Config) -> grpc.aio.Channel:
     target = str(config.discount_addr)
     if config.discount_tls is None:
         return grpc.aio.insecure_channel(target)
-    options = [("grpc.ssl_target_name_override", config.discount_server_name)]
+    # Override the verified name only when it differs from the dialled host (loopback addresses); a peer dialled by
+    # its own name (a container's) is verified by that name, as a plain client would.
+    options = []
+    if config.discount_server_name != config.discount_addr.host:
+        options.append(("grpc.ssl_target_name_override", config.discount_server_name))
     return grpc.aio.secure_channel(target, config.discount_tls.grpc_credentials(), options=options)
 
 
