@@ -48,12 +48,17 @@ test-rust:
 test-python: python
 	.venv/bin/python -m pytest python-services -q
 
+# In a recipe running containers: whatever ends it (success, failure, Ctrl-C), the containers and networks its test
+# processes left are removed before make returns. A Ctrl-C kills the tests but not the recipe's shell (a caught
+# signal is not inherited), which then sweeps and exits; make waits for it.
+SWEEP_ON_EXIT := trap 'exit 130' INT; trap '$(INTEROP) sweep >/dev/null' EXIT
+
 # The containers suite runs when a Docker engine answers; otherwise it says so, loudly, and why.
 test-containers: $(INTEROP)
 	@if why=$$($(INTEROP) engine 2>&1); then \
 	  echo "== containers suite ($$why)"; \
 	  $(MAKE) --no-print-directory images; \
-	  trap '$(INTEROP) sweep >/dev/null' EXIT; \
+	  $(SWEEP_ON_EXIT); \
 	  INTEROP_BACKEND=containers $(CARGO) test $(CONTAINER_TESTS); \
 	  $(CARGO) test -p interop --test cleanup -- --include-ignored; \
 	else \
@@ -81,11 +86,10 @@ sweep: $(INTEROP)
 bench: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	@$(INTEROP) bench --backend $(BACKEND) --runs 5
 
-# Whatever happens (a failure, Ctrl-C), the trap sweeps what the run's processes left before make returns.
 interop: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	@mkdir -p $(RUN_DIR)
 	@status=0; \
-	trap '$(INTEROP) sweep >/dev/null' EXIT; \
+	$(SWEEP_ON_EXIT); \
 	INTEROP_BACKEND=$(BACKEND) $(CARGO) test $(MATRIX_TESTS) 2>&1 | tee $(RUN_DIR)/last-run.txt || status=$$?; \
 	echo; echo "== interop matrix (backend: $(BACKEND))"; \
 	$(INTEROP) report --markdown $(RUN_DIR)/matrix.md < $(RUN_DIR)/last-run.txt || status=$$?; \

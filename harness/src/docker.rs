@@ -14,10 +14,12 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    EventsOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 
 use crate::{runtime, workspace};
@@ -102,12 +104,16 @@ pub fn owner() -> &'static str {
     })
 }
 
-/// A process's start time in clock ticks since boot (`/proc/PID/stat`, field 22).
+/// A live process's start time in clock ticks since boot (`/proc/PID/stat`, field 22); `None` once it has died,
+/// zombies included (a killed test process may wait a while for its parent to reap it).
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X") | None) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
 }
 
 /// Whether the process an owner label names still runs; unknown (no /proc) counts as alive, so nothing live is
@@ -159,52 +165,46 @@ pub struct Swept {
     pub networks: usize,
 }
 
+/// How long a sweep after a process's end watches for containers that process's last requests still create.
+const SETTLE: Duration = Duration::from_millis(500);
+
 /// Removes our containers (testcontainers' label and our name prefix), then our networks (name prefix), that
-/// `scope` covers.
-pub async fn sweep(scope: Scope) -> Result<Swept> {
+/// `scope` covers. With `settle`, it also removes those created in the moments after: a process that was just
+/// killed may have left requests the engine is still carrying out.
+pub async fn sweep(scope: Scope, settle: bool) -> Result<Swept> {
     let docker = client()?;
     runtime::on_harness(async move {
-        let mut swept = Swept::default();
+        // Events from a second ago on (the request goes out when first polled), so no creation slips between.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs().saturating_sub(1))
+            .unwrap_or_default();
         let filters = HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("event", vec!["create".to_string()]),
             ("label", vec![format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)]),
-            ("name", vec![PREFIX.to_string()]),
         ]);
-        let containers = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| anyhow!(unreachable_message(&e.to_string())))?;
-        for container in containers {
-            let ours = container
-                .names
-                .iter()
-                .flatten()
-                .any(|n| n.trim_start_matches('/').starts_with(PREFIX));
-            let labels = container.labels.unwrap_or_default();
-            let Some(id) = container.id else { continue };
-            if ours && doomed(&scope, &labels) {
-                let removed = docker
-                    .remove_container(
-                        &id,
-                        Some(
-                            RemoveContainerOptionsBuilder::new()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await;
-                match removed {
-                    Ok(()) => swept.containers += 1,
-                    // Gone already, or being removed by someone else (its stack's drop, another sweep).
-                    Err(e) if status(&e).is_some_and(|s| s == 404 || s == 409) => {}
-                    Err(e) => bail!("cannot remove container {id}: {e}"),
-                }
+        let mut created = docker.events(Some(
+            EventsOptionsBuilder::new()
+                .since(&since.to_string())
+                .filters(&filters)
+                .build(),
+        ));
+        let mut swept = Swept {
+            containers: remove_containers(&docker, &scope).await?,
+            networks: 0,
+        };
+        // Bounded: a few more passes at most, each after a creation was seen.
+        for _ in 0..5 {
+            let seen = settle
+                && matches!(
+                    tokio::time::timeout(SETTLE, created.next()).await,
+                    Ok(Some(Ok(_)))
+                );
+            if !seen {
+                break;
             }
+            swept.containers += remove_containers(&docker, &scope).await?;
         }
         let filters = HashMap::from([("name", vec![PREFIX.to_string()])]);
         let networks = docker
@@ -227,6 +227,59 @@ pub async fn sweep(scope: Scope) -> Result<Swept> {
         Ok(swept)
     })
     .await
+}
+
+/// One pass: removes the containers `scope` covers; returns how many.
+async fn remove_containers(docker: &Docker, scope: &Scope) -> Result<usize> {
+    let filters = HashMap::from([
+        ("label", vec![format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)]),
+        ("name", vec![PREFIX.to_string()]),
+    ]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| anyhow!(unreachable_message(&e.to_string())))?;
+    let mut removed = 0;
+    for container in containers {
+        let ours = container
+            .names
+            .iter()
+            .flatten()
+            .any(|n| n.trim_start_matches('/').starts_with(PREFIX));
+        let labels = container.labels.unwrap_or_default();
+        let Some(id) = container.id else { continue };
+        if !ours || !doomed(scope, &labels) {
+            continue;
+        }
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(&id, Some(options)).await {
+            Ok(()) => removed += 1,
+            Err(e) if status(&e) == Some(404) => {}
+            // Being removed by someone else (its stack's drop, a reaper): done only once it is gone.
+            Err(e) if status(&e) == Some(409) => {
+                let options = WaitContainerOptionsBuilder::new()
+                    .condition("removed")
+                    .build();
+                let mut wait = docker.wait_container(&id, Some(options));
+                if tokio::time::timeout(Duration::from_secs(30), wait.next())
+                    .await
+                    .is_err()
+                {
+                    bail!("container {id} is still being removed after 30 s");
+                }
+            }
+            Err(e) => bail!("cannot remove container {id}: {e}"),
+        }
+    }
+    Ok(removed)
 }
 
 /// The HTTP status of an engine's refusal.
@@ -291,7 +344,7 @@ pub fn reap(session: &str) -> Result<Swept> {
     let mut sink = [0u8; 4096];
     let mut stdin = std::io::stdin().lock();
     while stdin.read(&mut sink).unwrap_or(0) > 0 {}
-    runtime::get().block_on(sweep(Scope::Session(session.to_string())))
+    runtime::get().block_on(sweep(Scope::Session(session.to_string()), true))
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sweep => {
             let swept =
-                interop::runtime::get().block_on(docker::sweep(docker::Scope::Abandoned))?;
+                interop::runtime::get().block_on(docker::sweep(docker::Scope::Abandoned, true))?;
             println!(
                 "removed {} containers and {} networks left by runs that ended",
                 swept.containers, swept.networks

@@ -64,12 +64,20 @@ fn assert_removed_after(
         .expect("a runtime");
     runtime.block_on(async {
         let docker = interop::docker::client().expect("a Docker client");
-        // Subscribed before the end, so that no event can slip by unseen.
+        // Events from before the end on, so that none can slip by unseen (the request goes out on first poll).
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            - 1;
         let mut names = containers.clone();
         names.push(network.clone());
         let filters = HashMap::from([("event", vec!["destroy".to_string()])]);
-        let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
-        docker.ping().await.expect("the engine answers");
+        let options = EventsOptionsBuilder::new()
+            .since(&since.to_string())
+            .filters(&filters)
+            .build();
+        let mut events = docker.events(Some(options));
         end();
         if at_once {
             for container in &containers {

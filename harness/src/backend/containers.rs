@@ -75,7 +75,7 @@ pub async fn prepare() -> Result<()> {
             let outcome: Result<()> = async {
                 let engine = docker::check().await?;
                 tracing::debug!("{engine}");
-                let swept = docker::sweep(docker::Scope::Abandoned).await?;
+                let swept = docker::sweep(docker::Scope::Abandoned, false).await?;
                 if swept != docker::Swept::default() {
                     eprintln!(
                         "interop: removed {} containers and {} networks left by runs that ended",
