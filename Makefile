@@ -60,7 +60,7 @@ test-containers: $(INTEROP)
 	  $(MAKE) --no-print-directory images; \
 	  $(SWEEP_ON_EXIT); \
 	  INTEROP_BACKEND=containers $(CARGO) test $(CONTAINER_TESTS); \
-	  $(CARGO) test -p interop --test cleanup -- --include-ignored; \
+	  $(CARGO) test -p interop --test containers -- --include-ignored; \
 	else \
 	  echo "!!!"; \
 	  echo "!!! SKIPPED the containers suite: no Docker engine answers. Why:"; \

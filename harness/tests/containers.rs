@@ -1,6 +1,7 @@
-//! Nothing of a run outlives it: an `interop up` process with the containers backend leaves no container and no
-//! network behind, whether it ends normally (its stack is dropped) or is killed (its reaper removes them, as it does
-//! for stacks held in a `static`, which are never dropped).
+//! The containers backend's own promises. Nothing of a run outlives it: an `interop up` process leaves no container
+//! and no network behind, whether it ends normally (its stack is dropped) or is killed (its reaper removes them, as
+//! it does for stacks held in a `static`, which are never dropped). A service that dies before READY is reported
+//! with its exit code and its last words, and its container is removed.
 //!
 //! These need a Docker engine and the images (`make images`): `make test-containers` runs them.
 
@@ -145,5 +146,43 @@ fn a_killed_process_leaves_nothing_behind() {
         // SIGKILL: no destructor runs; only the reaper can clean up.
         child.kill().expect("interop up is killed");
         child.wait().expect("interop up is reaped");
+    });
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the images: make test-containers"]
+fn a_service_that_exits_before_ready_says_why() {
+    use interop::backend::containers::{self, Container, Network};
+    use interop::{Lang, Service, images};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        containers::prepare().await.expect("the engine answers");
+        let image = images::ensure_async(Lang::Rust).await.expect("the Rust image");
+        let id = containers::stack_id();
+        let network = Network::create(&id).await.expect("a network");
+        let name = containers::container_name(&id, Service::Discount);
+        // A certificate that is not there: the service refuses to start (exit 2, one line saying why).
+        let launch = containers::launch(Service::Discount, Lang::Rust).args([
+            "--tls-cert",
+            "/nowhere/discount.pem",
+            "--tls-key",
+            "/nowhere/discount-key.pem",
+        ]);
+        let error = match Container::spawn(launch, &name, &network, &image).await {
+            Ok(_) => panic!("discount started without its certificate"),
+            Err(e) => format!("{e:#}"),
+        };
+        // What a person reads (shown with --nocapture).
+        eprintln!("{error}");
+        for expected in ["discount (rust)", &name, "exit code 2", "--tls-cert", "/nowhere/discount.pem"] {
+            assert!(error.contains(expected), "the error does not mention {expected:?}:\n{error}");
+        }
+        let docker = interop::docker::client().expect("a Docker client");
+        let found = docker.inspect_container(&name, None::<InspectContainerOptions>).await;
+        assert!(found.is_err(), "{name} outlived its failure");
     });
 }
