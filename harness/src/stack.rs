@@ -98,9 +98,32 @@ impl StackBuilder {
             clients,
             pki,
         };
-        for service in Service::ALL {
-            if let Some(&lang) = self.services.get(&service) {
-                stack.launch(service, lang).await?;
+        let wanted = Service::ALL
+            .into_iter()
+            .filter_map(|s| self.services.get(&s).map(|&lang| (s, lang)));
+        match stack.network {
+            // Containers reach each other by name, known before any starts: all start at once.
+            Some(_) => {
+                let launches = wanted
+                    .map(|(service, lang)| Ok((service, lang, stack.launch_spec(service, lang)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let members = futures::future::try_join_all(
+                    launches
+                        .into_iter()
+                        .map(|(service, lang, launch)| stack.start_member(service, lang, launch)),
+                )
+                .await?;
+                for (service, member) in members {
+                    stack.members.insert(service, member);
+                }
+            }
+            // A local process's port is known once it is ready: upstreams first.
+            None => {
+                for (service, lang) in wanted {
+                    let launch = stack.launch_spec(service, lang)?;
+                    let (service, member) = stack.start_member(service, lang, launch).await?;
+                    stack.members.insert(service, member);
+                }
             }
         }
         tracing::info!(stack = %stack.name(), "stack ready");
@@ -136,9 +159,14 @@ impl Stack {
         }
     }
 
-    async fn launch(&mut self, service: Service, lang: Lang) -> Result<()> {
+    /// Starts one service and checks its health.
+    async fn start_member(
+        &self,
+        service: Service,
+        lang: Lang,
+        launch: Launch,
+    ) -> Result<(Service, Member)> {
         let started = Instant::now();
-        let launch = self.launch_spec(service, lang)?;
         let label = launch.label();
         let instance = match (&self.network, self.backend) {
             (Some((id, network)), Backend::Containers) => {
@@ -155,19 +183,19 @@ impl Stack {
             );
         }
         let ready_after = started.elapsed();
-        self.members.insert(
+        Ok((
             service,
             Member {
                 lang,
                 instance,
                 ready_after,
             },
-        );
-        Ok(())
+        ))
     }
 
-    /// The program and the contract's flags for `service` in `lang`, wired to the members already running. The
-    /// backend says how the command line names files (where they are, or their copies) and peers.
+    /// The program and the contract's flags for `service` in `lang`, wired to its upstreams. The backend says how
+    /// the command line names files (where they are, or their copies) and peers (a running process's loopback
+    /// port, or a container's name).
     fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
         let mut launch = match self.backend {
             Backend::Local => local::launch(service, lang)?,
@@ -200,12 +228,15 @@ impl Stack {
             }
         }
         for upstream in service.upstreams() {
-            let peer = self
-                .members
-                .get(upstream)
-                .with_context(|| format!("{upstream} must start before {service}"))?
-                .instance
-                .peer();
+            let peer = match &self.network {
+                Some((id, _)) => containers::peer(id, *upstream),
+                None => self
+                    .members
+                    .get(upstream)
+                    .with_context(|| format!("{upstream} must start before {service}"))?
+                    .instance
+                    .peer(),
+            };
             args.extend([format!("--{upstream}-addr"), peer.addr]);
             if let Some(name) = peer.server_name {
                 args.extend([format!("--{upstream}-server-name"), name]);

@@ -161,7 +161,9 @@ fn a_service_that_exits_before_ready_says_why() {
         .expect("a runtime");
     runtime.block_on(async {
         containers::prepare().await.expect("the engine answers");
-        let image = images::ensure_async(Lang::Rust).await.expect("the Rust image");
+        let image = images::ensure_async(Lang::Rust)
+            .await
+            .expect("the Rust image");
         let id = containers::stack_id();
         let network = Network::create(&id).await.expect("a network");
         let name = containers::container_name(&id, Service::Discount);
@@ -178,11 +180,22 @@ fn a_service_that_exits_before_ready_says_why() {
         };
         // What a person reads (shown with --nocapture).
         eprintln!("{error}");
-        for expected in ["discount (rust)", &name, "exit code 2", "--tls-cert", "/nowhere/discount.pem"] {
-            assert!(error.contains(expected), "the error does not mention {expected:?}:\n{error}");
+        for expected in [
+            "discount (rust)",
+            &name,
+            "exit code 2",
+            "--tls-cert",
+            "/nowhere/discount.pem",
+        ] {
+            assert!(
+                error.contains(expected),
+                "the error does not mention {expected:?}:\n{error}"
+            );
         }
         let docker = interop::docker::client().expect("a Docker client");
-        let found = docker.inspect_container(&name, None::<InspectContainerOptions>).await;
+        let found = docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await;
         assert!(found.is_err(), "{name} outlived its failure");
     });
 }

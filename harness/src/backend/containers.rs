@@ -66,6 +66,19 @@ pub fn container_name(stack_id: &str, service: Service) -> String {
     format!("{PREFIX}{stack_id}-{service}")
 }
 
+/// How the other containers of stack `stack_id` reach `service`: by its container's name, which its certificate
+/// holds, so no name override is needed.
+pub fn peer(stack_id: &str, service: Service) -> Peer {
+    peer_named(&container_name(stack_id, service), service)
+}
+
+fn peer_named(name: &str, service: Service) -> Peer {
+    Peer {
+        addr: format!("{name}:{}", port(service)),
+        server_name: None,
+    }
+}
+
 /// Once per process, before the first container: the engine answers, what dead runs left is swept, and the
 /// reaper watches this process.
 pub async fn prepare() -> Result<()> {
@@ -216,6 +229,7 @@ impl Container {
             request = request.with_copy_to(seen.clone(), bytes);
         }
         let label = launch.label();
+        let started = std::time::Instant::now();
         let container = on_harness(request.start())
             .await
             .map_err(|e| anyhow!("cannot start {label} in container {name} from {image}: {e}"))?;
@@ -230,7 +244,9 @@ impl Container {
             seen: Arc::default(),
             follower: None,
         };
+        let created = started.elapsed();
         container.come_up().await?;
+        tracing::debug!(container = %container.name, ?created, ready = ?started.elapsed(), "up");
         Ok(container)
     }
 
@@ -251,10 +267,7 @@ impl Container {
 
     /// Where its peers reach it: its name, which its certificate holds, so no override is needed.
     pub fn peer(&self) -> Peer {
-        Peer {
-            addr: format!("{}:{}", self.name, port(self.launch.service)),
-            server_name: None,
-        }
+        peer_named(&self.name, self.launch.service)
     }
 
     /// Its log.
