@@ -26,6 +26,7 @@ use testcontainers::bollard::query_parameters::{
 };
 
 use crate::model::{Lang, Service};
+use crate::workspace::run;
 use crate::{docker, python, runtime, workspace};
 
 /// The base image's name.
@@ -746,21 +747,6 @@ fn mirror_from_list(text: &str, suite: &str) -> Option<String> {
             _ => None,
         }
     })
-}
-
-fn run(command: &mut Command, what: &str) -> Result<()> {
-    let output = command
-        .output()
-        .with_context(|| format!("cannot {what}: {command:?} did not start"))?;
-    if !output.status.success() {
-        bail!(
-            "cannot {what}: {command:?} failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
