@@ -134,7 +134,16 @@ impl StackBuilder {
 struct Member {
     lang: Lang,
     instance: Instance,
-    ready_after: Duration,
+    startup: Startup,
+}
+
+/// How long a service took to start, from the moment its launch began (a container's creation included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Startup {
+    /// Until its READY line.
+    pub ready: Duration,
+    /// Until its health check passed.
+    pub healthy: Duration,
 }
 
 /// Running services. Dropping it stops them all (and, with containers, removes them and their network).
@@ -176,19 +185,23 @@ impl Stack {
             }
             _ => Instance::Local(Process::spawn(launch, 0).await?),
         };
+        let ready = started.elapsed();
         if let Err(e) = ready::check(service, instance.addr(), &self.clients).await {
             bail!(
                 "{label} printed READY but is not healthy: {e:#}\n--- last lines of {label} ---\n{}",
                 instance.log_tail()
             );
         }
-        let ready_after = started.elapsed();
+        let startup = Startup {
+            ready,
+            healthy: started.elapsed(),
+        };
         Ok((
             service,
             Member {
                 lang,
                 instance,
-                ready_after,
+                startup,
             },
         ))
     }
@@ -262,12 +275,9 @@ impl Stack {
         self.backend
     }
 
-    /// How long each service took from its launch to a passing health check.
-    pub fn ready_after(&self) -> BTreeMap<Service, Duration> {
-        self.members
-            .iter()
-            .map(|(s, m)| (*s, m.ready_after))
-            .collect()
+    /// How long each service took to start.
+    pub fn startup(&self) -> BTreeMap<Service, Startup> {
+        self.members.iter().map(|(s, m)| (*s, m.startup)).collect()
     }
 
     /// How the stack is secured.
