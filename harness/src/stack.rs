@@ -57,7 +57,9 @@ impl StackBuilder {
         self
     }
 
-    /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
+    /// Starts every service and waits until each is ready (READY line, then a health check): local processes
+    /// upstreams first (a port is known once its service is ready), containers all at once (they reach each other
+    /// by name).
     pub async fn start(self) -> Result<Stack> {
         for service in self.services.keys() {
             for upstream in service.upstreams() {
