@@ -13,6 +13,8 @@ pub enum Service {
     Discount,
     /// The tutorial's Catalog HTTP service; calls Discount.
     Catalog,
+    /// gRPC's interop TestService (`grpc.testing`), for the interop spec's test cases.
+    TestServer,
 }
 
 /// How a service is reached.
@@ -26,20 +28,29 @@ pub enum Protocol {
 
 impl Service {
     /// Every service, in start order (upstreams first).
-    pub const ALL: [Service; 2] = [Service::Discount, Service::Catalog];
+    pub const ALL: [Service; 3] = [Service::Discount, Service::Catalog, Service::TestServer];
 
     /// Its name: the binary, the Python module, the certificate identity and the flag prefix (`--discount-addr`).
     pub fn name(self) -> &'static str {
         match self {
             Service::Discount => "discount",
             Service::Catalog => "catalog",
+            Service::TestServer => "interop-server",
+        }
+    }
+
+    /// The Python module that runs it (`python -m MODULE`).
+    pub fn python_module(self) -> String {
+        match self {
+            Service::TestServer => "interop_services.testing.server".to_string(),
+            _ => format!("interop_services.{}", self.name()),
         }
     }
 
     /// What it speaks.
     pub fn protocol(self) -> Protocol {
         match self {
-            Service::Discount => Protocol::Grpc,
+            Service::Discount | Service::TestServer => Protocol::Grpc,
             Service::Catalog => Protocol::Http,
         }
     }
@@ -47,7 +58,7 @@ impl Service {
     /// The services it calls.
     pub fn upstreams(self) -> &'static [Service] {
         match self {
-            Service::Discount => &[],
+            Service::Discount | Service::TestServer => &[],
             Service::Catalog => &[Service::Discount],
         }
     }
@@ -137,7 +148,11 @@ macro_rules! named {
     };
 }
 
-named!(Service, "service", [Service::Discount, Service::Catalog]);
+named!(
+    Service,
+    "service",
+    [Service::Discount, Service::Catalog, Service::TestServer]
+);
 named!(Lang, "language", [Lang::Rust, Lang::Python]);
 named!(
     Security,

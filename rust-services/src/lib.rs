@@ -14,4 +14,5 @@ pub mod cli;
 pub mod discount;
 pub mod lifecycle;
 pub mod proto;
+pub mod testing;
 pub mod tls;
