@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod discount;
+pub mod grpc_server;
 pub mod lifecycle;
 pub mod proto;
 pub mod testing;

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from interop_services import cli, lifecycle, tls
+from interop_services import cli, grpc_server, lifecycle, tls
 from interop_services.discount import pricing
 from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
 
@@ -62,29 +60,11 @@ async def serve(config: Config) -> None:
     # so_reuseport off: grpcio sets it by default, which lets a second server "bind" a port that is already taken.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     ecommerce_pb2_grpc.add_DiscountServicer_to_server(DiscountServicer(), server)
-    health_servicer = health.aio.HealthServicer()
-    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-
-    port = _bind(server, config)
-    await server.start()
+    port, health_servicer = await grpc_server.start(server, SERVICE_NAME, config.listen, config.server_tls)
     log.info("serving discount on %s %s", config.listen.with_port(port), lifecycle.tls_fields(config.server_tls))
     lifecycle.announce_ready(config.listen, port)
 
     await stop.wait()
-    # NOT_SERVING first, so health watchers learn about the stop before connections close. A Watch stream never ends
-    # by itself: an open one holds the stop for the whole grace period, then grpcio cancels it (and logs that).
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(STOP_GRACE_SECONDS)
+    await grpc_server.stop(server, health_servicer, STOP_GRACE_SECONDS)
     log.info("discount stopped")
 
-
-def _bind(server: grpc.aio.Server, config: Config) -> int:
-    address = str(config.listen)
-    try:
-        if config.server_tls is None:
-            return server.add_insecure_port(address)
-        return server.add_secure_port(address, config.server_tls.grpc_credentials())
-    except RuntimeError as err:
-        raise lifecycle.BindError(config.listen, str(err)) from err

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from interop_services import cli, lifecycle, tls
+from interop_services import cli, grpc_server, lifecycle, tls
 from interop_services.proto import empty_pb2, messages_pb2, test_pb2_grpc
 from interop_services.testing import ECHO_INITIAL, ECHO_TRAILING_BIN, add_spec_bool, zeros
 
@@ -47,6 +45,8 @@ class Config:
 def parse_config(argv: Sequence[str] | None = None) -> Config:
     parser = cli.new_parser(PROG, "gRPC's interop TestService (grpc.testing), for the interop spec's test cases.")
     cli.add_server_flags(parser, DEFAULT_LISTEN)
+    # No default in the parser, so that --listen given alongside --port is seen, whatever its value.
+    parser.set_defaults(listen=None)
     parser.add_argument("--port", type=int, metavar="PORT",
                         help="the spec's flag: the port to listen on, on every interface (same as --listen 0.0.0.0:PORT)")
     add_spec_bool(parser, "--use_tls",
@@ -55,9 +55,9 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
 
 
 def _config_from_args(args: argparse.Namespace) -> Config:
-    listen = args.listen
+    listen = args.listen or DEFAULT_LISTEN
     if args.port is not None:
-        if listen != DEFAULT_LISTEN:
+        if args.listen is not None:
             raise cli.ConfigError(f"--port {args.port}", "the argument '--port' cannot be used with '--listen'")
         listen = f"{PORT_HOST}:{args.port}"
     if args.use_tls and not args.tls_cert:
@@ -174,28 +174,14 @@ async def serve(config: Config) -> None:
     # so_reuseport off: grpcio sets it by default, which lets a second server "bind" a port that is already taken.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
-    health_servicer = health.aio.HealthServicer()
-    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-
-    address = str(config.listen)
-    try:
-        if config.server_tls is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, config.server_tls.grpc_credentials())
-    except RuntimeError as err:
-        raise lifecycle.BindError(config.listen, str(err)) from err
-    await server.start()
+    port, health_servicer = await grpc_server.start(server, SERVICE_NAME, config.listen, config.server_tls)
     cert = config.server_tls.cert.path if config.server_tls else "-"
     log.info("serving interop TestService on %s %s cert=%s", config.listen.with_port(port),
              lifecycle.tls_fields(config.server_tls), cert)
     lifecycle.announce_ready(config.listen, port)
 
     await stop.wait()
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(STOP_GRACE_SECONDS)
+    await grpc_server.stop(server, health_servicer, STOP_GRACE_SECONDS)
     log.info("interop-server stopped")
 
 

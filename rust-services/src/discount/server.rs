@@ -1,12 +1,9 @@
-//! The Discount gRPC server (tonic), with the standard health and reflection services.
+//! The Discount gRPC server (tonic), with the standard health and reflection services (see `crate::grpc_server`).
 
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use crate::cli::{self, Failure, ServeArgs};
-use crate::lifecycle;
-use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::grpc_server;
 use crate::proto::ecommerce::discount_server::{Discount, DiscountServer};
 use crate::proto::ecommerce::{DiscountRequest, DiscountResponse};
 use crate::tls::ServerTls;
@@ -47,33 +44,9 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
     let tls = ServerTls::from_args(&args.serve, &[])?;
     let (listener, addr) = cli::bind(args.serve.listen.as_deref(), DEFAULT_LISTEN).await?;
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<DiscountServer<DiscountService>>()
-        .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Failure::Runtime(e.into()))?;
-    // grpcio's reflection client speaks only v1alpha.
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| Failure::Runtime(e.into()))?;
-
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls.tonic_config())
-            .map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    let router = builder
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(DiscountServer::new(DiscountService));
+    let (router, health_reporter) =
+        grpc_server::router::<DiscountServer<DiscountService>>(tls.as_ref()).await?;
+    let router = router.add_service(DiscountServer::new(DiscountService));
 
     tracing::info!(
         %addr,
@@ -81,16 +54,12 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         mtls = tls.as_ref().is_some_and(ServerTls::mutual),
         "serving discount"
     );
-    lifecycle::announce_ready(&addr);
-    let stop = lifecycle::shutdown_signal(args.serve.exit_on_stdin_eof);
-    let stopping = async move {
-        stop.await;
-        health_reporter
-            .set_not_serving::<DiscountServer<DiscountService>>()
-            .await;
-    };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping))
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))
+    grpc_server::serve::<DiscountServer<DiscountService>>(
+        router,
+        health_reporter,
+        listener,
+        &addr,
+        args.serve.exit_on_stdin_eof,
+    )
+    .await
 }

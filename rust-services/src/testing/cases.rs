@@ -201,6 +201,20 @@ async fn collect(
     collect_from(&mut stream).await
 }
 
+/// A StreamingOutputCall that must succeed with payloads of the sizes `want`, in order.
+async fn check_stream_sizes(
+    result: Result<tonic::Response<Streaming<StreamingOutputCallResponse>>, Status>,
+    want: &[i32],
+) -> Outcome {
+    let stream = ok("StreamingOutputCall", result)?;
+    let messages = ok(
+        "StreamingOutputCall stream",
+        collect(stream.into_inner()).await,
+    )?;
+    let want: Vec<usize> = want.iter().map(|&s| s as usize).collect();
+    check("response sizes", sizes(&messages), want)
+}
+
 fn sizes(messages: &[StreamingOutputCallResponse]) -> Vec<usize> {
     messages
         .iter()
@@ -286,23 +300,21 @@ impl Cases {
     /// StreamingOutputCall answers with four messages of the sizes asked for.
     pub async fn server_streaming(&mut self) -> Outcome {
         let request = streaming_request(&SERVER_STREAM_SIZES, 0);
-        let stream = ok(
-            "StreamingOutputCall",
-            self.client().streaming_output_call(request).await,
-        )?;
-        let messages = ok(
-            "StreamingOutputCall stream",
-            collect(stream.into_inner()).await,
-        )?;
-        check(
-            "response sizes",
-            sizes(&messages),
-            SERVER_STREAM_SIZES.map(|s| s as usize).to_vec(),
-        )
+        let result = self.client().streaming_output_call(request).await;
+        check_stream_sizes(result, &SERVER_STREAM_SIZES).await
     }
 
-    /// FullDuplexCall answers each request before the next is sent.
-    pub async fn ping_pong(&mut self) -> Outcome {
+    /// FullDuplexCall started with ping_pong's first request; the sender sends the next ones, dropping it
+    /// half-closes.
+    async fn start_ping_pong(
+        &mut self,
+    ) -> Result<
+        (
+            mpsc::Sender<StreamingOutputCallRequest>,
+            Streaming<StreamingOutputCallResponse>,
+        ),
+        Mismatch,
+    > {
         let (tx, requests) = request_stream();
         tx.send(streaming_request(
             &SERVER_STREAM_SIZES[..1],
@@ -310,11 +322,13 @@ impl Cases {
         ))
         .await
         .expect("the request stream is open");
-        let mut stream = ok(
-            "FullDuplexCall",
-            self.client().full_duplex_call(requests).await,
-        )?
-        .into_inner();
+        let response = self.client().full_duplex_call(requests).await;
+        Ok((tx, ok("FullDuplexCall", response)?.into_inner()))
+    }
+
+    /// FullDuplexCall answers each request before the next is sent.
+    pub async fn ping_pong(&mut self) -> Outcome {
+        let (tx, mut stream) = self.start_ping_pong().await?;
         for (i, (&size, &request_size)) in SERVER_STREAM_SIZES
             .iter()
             .zip(&CLIENT_STREAM_SIZES)
@@ -509,18 +523,7 @@ impl Cases {
     /// A call cancelled after its first response ends CANCELLED; with tonic, as for cancel_after_begin, the call
     /// can only be dropped and no status is left to look at.
     pub async fn cancel_after_first_response(&mut self) -> Outcome {
-        let (tx, requests) = request_stream();
-        tx.send(streaming_request(
-            &SERVER_STREAM_SIZES[..1],
-            CLIENT_STREAM_SIZES[0],
-        ))
-        .await
-        .expect("the request stream is open");
-        let mut stream = ok(
-            "FullDuplexCall",
-            self.client().full_duplex_call(requests).await,
-        )?
-        .into_inner();
+        let (tx, mut stream) = self.start_ping_pong().await?;
         let first = ok("FullDuplexCall stream", stream.message().await)?
             .ok_or_else(|| Mismatch::new("the stream ending before a response", "one response"))?;
         check_payload("response 1", first.payload.as_ref(), SERVER_STREAM_SIZES[0])?;
@@ -680,18 +683,7 @@ impl Cases {
             .accept_compressed(Gzip)
             .streaming_output_call(request)
             .await;
-        let stream = ok("StreamingOutputCall", result)?;
-        let messages = ok(
-            "StreamingOutputCall stream",
-            collect(stream.into_inner()).await,
-        )?;
-        check(
-            "response sizes",
-            sizes(&messages),
-            COMPRESSED_STREAM_RESPONSE_SIZES
-                .map(|s| s as usize)
-                .to_vec(),
-        )?;
+        check_stream_sizes(result, &COMPRESSED_STREAM_RESPONSE_SIZES).await?;
         let flags: Vec<bool> = std::iter::from_fn(|| self.channel.flags().next()).collect();
         check("compressed flags", flags, vec![true, false])
     }

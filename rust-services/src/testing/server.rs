@@ -15,15 +15,12 @@ use tonic::codec::CompressionEncoding;
 use tonic::codegen::http::{self, HeaderName, HeaderValue};
 use tonic::codegen::{BoxFuture, Service};
 use tonic::server::NamedService;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::wire::{FlagsBody, MessageFlags};
 use super::{ECHO_INITIAL, ECHO_TRAILING_BIN, zeros};
 use crate::cli::{self, Failure, ServeArgs};
-use crate::lifecycle;
-use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::grpc_server;
 use crate::proto::grpc_testing::test_service_server::{TestService, TestServiceServer};
 use crate::proto::grpc_testing::{
     BoolValue, EchoStatus, Empty, ResponseParameters, SimpleRequest, SimpleResponse,
@@ -416,31 +413,12 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
     let listen = listen_address(&args);
     let (listener, addr) = cli::bind(Some(&listen), &listen).await?;
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<TestServiceServer<TestServiceImpl>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Failure::Runtime(e.into()))?;
-    let test_service = TestServiceServer::new(TestServiceImpl)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
-
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls.tonic_config())
-            .map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    let router = builder
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(Interop {
-            inner: test_service,
-        });
+    let (router, health_reporter) = grpc_server::router::<TestServer>(tls.as_ref()).await?;
+    let router = router.add_service(Interop {
+        inner: TestServiceServer::new(TestServiceImpl)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip),
+    });
 
     tracing::info!(
         %addr,
@@ -449,16 +427,15 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         cert = serve_args.tls_cert.as_ref().map(|p| p.display().to_string()),
         "serving interop TestService"
     );
-    lifecycle::announce_ready(&addr);
-    let stop = lifecycle::shutdown_signal(args.serve.exit_on_stdin_eof);
-    let stopping = async move {
-        stop.await;
-        health_reporter
-            .set_not_serving::<TestServiceServer<TestServiceImpl>>()
-            .await;
-    };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping))
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))
+    grpc_server::serve::<TestServer>(
+        router,
+        health_reporter,
+        listener,
+        &addr,
+        args.serve.exit_on_stdin_eof,
+    )
+    .await
 }
+
+/// The service as registered: the generated TestService behind the [`Interop`] wrapper.
+type TestServer = Interop<TestServiceServer<TestServiceImpl>>;
