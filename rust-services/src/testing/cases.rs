@@ -497,43 +497,37 @@ impl Cases {
         )
     }
 
-    /// A call cancelled right after it starts ends CANCELLED. tonic has no cancel operation: dropping the call
-    /// resets the stream, and no status is left to look at, so this case cannot pass with tonic.
+    /// A call cancelled right after it starts ends CANCELLED (tonic's cancellation handle resets the stream).
     pub async fn cancel_after_begin(&mut self) -> Outcome {
         let (_tx, requests) = request_stream::<StreamingInputCallRequest>();
-        self.still_usable("before the call").await?;
-        let mut client = self.client();
-        // One poll hands the call to the connection (its headers go out), then the drop cancels it: the spec's
-        // "immediately cancels", and tonic's only way to cancel.
-        let mut call = Box::pin(client.streaming_input_call(requests));
-        if let Some(result) = futures::FutureExt::now_or_never(&mut call) {
-            return Err(Mismatch::new(
-                format!("StreamingInputCall ending before it was cancelled: {result:?}"),
-                "StreamingInputCall CANCELLED",
-            ));
-        }
-        drop(call);
-        self.still_usable("after dropping the call").await?;
-        Err(Mismatch::new(
-            "no status: tonic cancels a call only by dropping it",
-            "StreamingInputCall CANCELLED",
-        ))
+        let mut request = Request::new(requests);
+        request.cancellation_handle().cancel();
+        let result = self.client().streaming_input_call(request).await;
+        expect_status("StreamingInputCall", result, Code::Cancelled, None)?;
+        self.still_usable("after the cancelled call").await
     }
 
-    /// A call cancelled after its first response ends CANCELLED; with tonic, as for cancel_after_begin, the call
-    /// can only be dropped and no status is left to look at.
+    /// A call cancelled after its first response ends CANCELLED.
     pub async fn cancel_after_first_response(&mut self) -> Outcome {
-        let (tx, mut stream) = self.start_ping_pong().await?;
+        let (tx, requests) = request_stream();
+        tx.send(streaming_request(
+            &SERVER_STREAM_SIZES[..1],
+            CLIENT_STREAM_SIZES[0],
+        ))
+        .await
+        .expect("the request stream is open");
+        let mut request = Request::new(requests);
+        let cancel = request.cancellation_handle();
+        let response = self.client().full_duplex_call(request).await;
+        let mut stream = ok("FullDuplexCall", response)?.into_inner();
         let first = ok("FullDuplexCall stream", stream.message().await)?
             .ok_or_else(|| Mismatch::new("the stream ending before a response", "one response"))?;
         check_payload("response 1", first.payload.as_ref(), SERVER_STREAM_SIZES[0])?;
-        drop(stream);
+        cancel.cancel();
+        let rest = collect_from(&mut stream).await;
         drop(tx);
-        self.still_usable("after dropping the call").await?;
-        Err(Mismatch::new(
-            "no status: tonic cancels a call only by dropping it",
-            "FullDuplexCall CANCELLED",
-        ))
+        expect_status("FullDuplexCall after cancel", rest, Code::Cancelled, None)?;
+        self.still_usable("after the cancelled call").await
     }
 
     /// A cancelled call must leave the channel working.

@@ -2,14 +2,16 @@
 //! standard health and reflection services, following the project's service contract and the spec's flags.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use http_body::Frame;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tonic::body::Body;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::http::{self, HeaderName, HeaderValue};
@@ -17,7 +19,7 @@ use tonic::codegen::{BoxFuture, Service};
 use tonic::server::NamedService;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-use super::wire::{FlagsBody, MessageFlags};
+use super::wire::{FlagsBody, MessageFlags, grpc_timeout};
 use super::{ECHO_INITIAL, ECHO_TRAILING_BIN, zeros};
 use crate::cli::{self, Failure, ServeArgs};
 use crate::grpc_server;
@@ -92,6 +94,9 @@ fn tls_args(args: &Args) -> Result<ServeArgs, Failure> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TestServiceImpl;
 
+/// Where a streaming handler's task sends the call's responses, or the status that ends it.
+type Responses = mpsc::Sender<Result<StreamingOutputCallResponse, Status>>;
+
 type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<StreamingOutputCallResponse, Status>> + Send>>;
 
@@ -128,12 +133,11 @@ impl TestService for TestServiceImpl {
         &self,
         request: Request<StreamingOutputCallRequest>,
     ) -> Result<Response<ResponseStream>, Status> {
+        let deadline = deadline(&request);
         let request = request.into_inner();
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
+        Ok(respond(deadline, |tx| async move {
             let _ = answer(&request, &tx).await;
-        });
-        respond_from(rx).await
+        }))
     }
 
     async fn streaming_input_call(
@@ -160,9 +164,9 @@ impl TestService for TestServiceImpl {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
+        let deadline = deadline(&request);
         let mut stream = request.into_inner();
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
+        Ok(respond(deadline, |tx| async move {
             loop {
                 match stream.message().await {
                     Ok(Some(message)) => {
@@ -177,8 +181,7 @@ impl TestService for TestServiceImpl {
                     }
                 }
             }
-        });
-        respond_from(rx).await
+        }))
     }
 
     type HalfDuplexCallStream = ResponseStream;
@@ -187,20 +190,19 @@ impl TestService for TestServiceImpl {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
+        let deadline = deadline(&request);
         let mut stream = request.into_inner();
         let mut requests = Vec::new();
         while let Some(message) = stream.message().await? {
             requests.push(message);
         }
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
+        Ok(respond(deadline, |tx| async move {
             for message in &requests {
                 if answer(message, &tx).await.is_err() {
                     return;
                 }
             }
-        });
-        respond_from(rx).await
+        }))
     }
 
     async fn unimplemented_call(
@@ -215,10 +217,7 @@ impl TestService for TestServiceImpl {
 
 /// Sends the responses one streaming request asks for, or the status it asks to end with. `Err` when the call is
 /// over (status sent, or the client gone).
-async fn answer(
-    request: &StreamingOutputCallRequest,
-    tx: &mpsc::Sender<Result<StreamingOutputCallResponse, Status>>,
-) -> Result<(), ()> {
+async fn answer(request: &StreamingOutputCallRequest, tx: &Responses) -> Result<(), ()> {
     if let Err(status) = echo_status(request.response_status.as_ref()) {
         let _ = tx.send(Err(status)).await;
         return Err(());
@@ -248,22 +247,39 @@ async fn response_for(
     })
 }
 
-/// The response of a streaming call, sent once its first message (or its end) is known: like gRPC's C core, the
-/// response headers go out with the first message, so a status-only answer is a trailers-only response and a call
-/// that never answers never sends headers (a deadline then expires before any response, on every server here).
-async fn respond_from(
-    mut rx: mpsc::Receiver<Result<StreamingOutputCallResponse, Status>>,
-) -> Result<Response<ResponseStream>, Status> {
-    let first = match rx.recv().await {
-        None => None,
-        Some(Err(status)) => return Err(status),
-        Some(Ok(message)) => Some(Ok(message)),
-    };
-    let rest = futures::stream::unfold(rx, |mut rx| async move {
+/// The client's deadline, from its `grpc-timeout` header.
+fn deadline<T>(request: &Request<T>) -> Option<Instant> {
+    let timeout = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    Some(Instant::now() + grpc_timeout(timeout)?)
+}
+
+/// A streaming response fed by `feed`, its headers sent at once. tonic's server enforces a deadline only until the
+/// response headers leave, and then as CANCELLED (its TimeoutExpired); past that, the stream would stay open
+/// forever. So the call's deadline is enforced here: past it, the stream ends DEADLINE_EXCEEDED, as the spec's
+/// servers end it.
+fn respond<F, Fut>(deadline: Option<Instant>, feed: F) -> Response<ResponseStream>
+where
+    F: FnOnce(Responses) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(4);
+    let work = feed(tx.clone());
+    tokio::spawn(async move {
+        match deadline {
+            Some(deadline) => {
+                if tokio::time::timeout_at(deadline, work).await.is_err() {
+                    let _ = tx
+                        .send(Err(Status::deadline_exceeded("deadline exceeded")))
+                        .await;
+                }
+            }
+            None => work.await,
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let stream = futures::stream::iter(first).chain(rest);
-    Ok(Response::new(Box::pin(stream)))
+    Response::new(Box::pin(stream))
 }
 
 fn is_true(value: Option<&BoolValue>) -> bool {
