@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::join_all;
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::cli::{self, Failure, HostPort, ServeArgs, UpstreamArgs};
-use crate::lifecycle;
+use crate::cli::{self, Failure, ServeArgs, UpstreamArgs};
 use crate::proto::ecommerce::discount_client::DiscountClient;
 use crate::proto::ecommerce::{Customer, DiscountRequest, Product};
 use crate::tls::{ClientTls, ServerTls};
+use crate::{grpc, lifecycle};
 
 use super::data::{find_customer, parse_customer_id, products};
 use super::render::render_products;
@@ -173,23 +173,13 @@ impl AppState {
 
 /// The one long-lived Discount channel: connected lazily, reconnected by tonic when it drops.
 pub fn discount_channel(args: &Args) -> Result<Channel, Failure> {
-    let addr = HostPort::parse("--discount-addr", &args.discount_addr)?;
     let tls = ClientTls::from_args(&args.upstream)?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-        .map_err(|e| Failure::flag("--discount-addr", &args.discount_addr, e))?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
-    if let Some(tls) = &tls {
-        let server_name = args
-            .discount_server_name
-            .clone()
-            .unwrap_or_else(|| addr.host.clone());
-        endpoint = endpoint
-            .tls_config(tls.tonic_config(&server_name))
-            .map_err(|e| Failure::flag("--discount-server-name", &server_name, e))?;
-    }
-    Ok(endpoint.connect_lazy())
+    grpc::upstream_channel(
+        "discount",
+        &args.discount_addr,
+        args.discount_server_name.as_deref(),
+        tls.as_ref(),
+    )
 }
 
 /// Serves Catalog until a shutdown signal, announcing READY once the port is bound.
