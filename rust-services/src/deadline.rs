@@ -29,9 +29,31 @@ pub fn incoming_timeout(metadata: &MetadataMap) -> Option<Duration> {
     })
 }
 
-/// When the work for this request must be done: the caller's deadline, or `default` from now when it set none.
+/// The time kept back from a caller's timeout to answer in: a tenth of it, at most 200 ms. Without it, the service's
+/// own answer races the transport's timers, and tonic's (client and server) report a lapse as CANCELLED where gRPC
+/// says DEADLINE_EXCEEDED.
+pub fn answer_margin(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_millis(200))
+}
+
+/// When the work for this request must be done: the caller's deadline (or `default` from now when it set none),
+/// less the [`answer_margin`].
 pub fn of<T>(request: &tonic::Request<T>, default: Duration) -> Instant {
-    Instant::now() + incoming_timeout(request.metadata()).unwrap_or(default)
+    let timeout = incoming_timeout(request.metadata()).unwrap_or(default);
+    Instant::now() + timeout - answer_margin(timeout)
+}
+
+/// Runs an upstream call under `deadline`. A failure at or past the deadline is DEADLINE_EXCEEDED, whichever timer
+/// saw it first (tonic's own says CANCELLED, a tonic server's too).
+pub async fn bounded<T>(
+    deadline: Instant,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match tokio::time::timeout_at(deadline, call).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(status)) if Instant::now() < deadline => Err(status),
+        _ => Err(tonic::Status::deadline_exceeded("deadline exceeded")),
+    }
 }
 
 /// An upstream request that carries what is left of `deadline` (tonic sends it as `grpc-timeout`).
@@ -62,6 +84,22 @@ mod tests {
             Some(Duration::from_micros(99_999_999))
         );
         assert_eq!(timeout("7n"), Some(Duration::from_nanos(7)));
+    }
+
+    #[test]
+    fn the_margin_is_a_tenth_up_to_200_ms() {
+        assert_eq!(
+            answer_margin(Duration::from_millis(100)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            answer_margin(Duration::from_secs(1)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            answer_margin(Duration::from_secs(30)),
+            Duration::from_millis(200)
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, Sequence
 import grpc
 from aiohttp import web
 
-from interop_services import cli, lifecycle, tls
+from interop_services import cli, lifecycle, rpc, tls
 from interop_services.catalog import data, render
 from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
 
@@ -177,11 +177,7 @@ def build_app(pricer: Pricer) -> web.Application:
 
 def open_discount_channel(config: Config) -> grpc.aio.Channel:
     """The one long-lived channel to Discount; grpcio connects lazily and reconnects by itself."""
-    target = str(config.discount_addr)
-    if config.discount_tls is None:
-        return grpc.aio.insecure_channel(target)
-    options = [("grpc.ssl_target_name_override", config.discount_server_name)]
-    return grpc.aio.secure_channel(target, config.discount_tls.grpc_credentials(), options=options)
+    return rpc.upstream_channel("discount", config.discount_addr, config.discount_server_name, config.discount_tls)
 
 
 async def serve(config: Config) -> None:

@@ -16,7 +16,7 @@ use crate::cli::{self, Failure, ServeArgs, UpstreamArgs};
 use crate::proto::ecommerce::discount_client::DiscountClient;
 use crate::proto::ecommerce::{Customer, DiscountRequest, Product};
 use crate::tls::{ClientTls, ServerTls};
-use crate::{grpc, lifecycle};
+use crate::{lifecycle, rpc};
 
 use super::data::{find_customer, parse_customer_id, products};
 use super::render::render_products;
@@ -174,7 +174,7 @@ impl AppState {
 /// The one long-lived Discount channel: connected lazily, reconnected by tonic when it drops.
 pub fn discount_channel(args: &Args) -> Result<Channel, Failure> {
     let tls = ClientTls::from_args(&args.upstream)?;
-    grpc::upstream_channel(
+    rpc::upstream_channel(
         "discount",
         &args.discount_addr,
         args.discount_server_name.as_deref(),

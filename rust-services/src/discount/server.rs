@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use crate::cli::{Failure, ServeArgs};
 use crate::proto::ecommerce::discount_server::{Discount, DiscountServer};
 use crate::proto::ecommerce::{DiscountRequest, DiscountResponse};
-use crate::{deadline, grpc};
+use crate::{deadline, rpc};
 
 use super::pricing::discounted_product;
 
@@ -65,7 +65,7 @@ impl Discount for DiscountService {
 /// Serves Discount until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
     let service = DiscountService::with_delay(Duration::from_millis(args.delay_ms));
-    grpc::serve(
+    rpc::serve(
         "discount",
         &args.serve,
         DEFAULT_LISTEN,

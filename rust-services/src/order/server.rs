@@ -14,7 +14,6 @@ use tonic::{Code, Request, Response, Status};
 use crate::catalog::data::products;
 use crate::cli::{Failure, ServeArgs, UpstreamArgs};
 use crate::deadline;
-use crate::grpc::{self, Violation};
 use crate::payment::charge::Refusal;
 use crate::proto::ecommerce::discount_client::DiscountClient;
 use crate::proto::ecommerce::{Customer, DiscountRequest, Product};
@@ -25,6 +24,7 @@ use crate::proto::order::{
 };
 use crate::proto::payment::CreatePaymentRequest;
 use crate::proto::payment::payment_client::PaymentClient;
+use crate::rpc::{self, Violation};
 use crate::sqlite;
 use crate::tls::ClientTls;
 
@@ -117,13 +117,11 @@ impl OrderService {
                 product: Some(product.clone()),
             };
             async move {
-                let answer = tokio::time::timeout_at(
+                let answer = deadline::bounded(
                     deadline,
                     client.apply_discount(deadline::request(request, deadline)),
                 )
                 .await
-                .map_err(|_| Status::deadline_exceeded("deadline exceeded"))
-                .and_then(|answer| answer)
                 .map_err(|status| upstream_failed("discount", &status))?;
                 let discount = answer.into_inner().product.and_then(|p| p.discount_value);
                 Ok::<_, Status>(OrderItem {
@@ -157,7 +155,7 @@ impl OrderService {
             let request = request.clone();
             async move { client.create(deadline::request(request, deadline)).await }
         };
-        let charged = tokio::time::timeout_at(
+        let charged = deadline::bounded(
             deadline,
             attempt
                 .retry(payment_backoff())
@@ -172,9 +170,7 @@ impl OrderService {
                     );
                 }),
         )
-        .await
-        .map_err(|_| Status::deadline_exceeded("deadline exceeded"))
-        .and_then(|answer| answer);
+        .await;
         match charged {
             Ok(response) => {
                 let payment_id = response.into_inner().payment_id;
@@ -182,7 +178,7 @@ impl OrderService {
                     .store
                     .mark_paid(order.id.clone(), payment_id)
                     .await
-                    .map_err(|e| grpc::internal("storing the order", e))?;
+                    .map_err(|e| rpc::internal("storing the order", e))?;
                 tracing::info!(
                     order_id = order.id,
                     payment_id = paid.order.payment_id,
@@ -196,7 +192,7 @@ impl OrderService {
                     .store
                     .mark_canceled(order.id.clone(), refusal)
                     .await
-                    .map_err(|e| grpc::internal("storing the order", e))?;
+                    .map_err(|e| rpc::internal("storing the order", e))?;
                 tracing::info!(
                     order_id = order.id,
                     reason = status.message(),
@@ -211,10 +207,17 @@ impl OrderService {
     }
 }
 
-/// An upstream's failure as this service's: the same code, the message prefixed with who failed.
+/// An upstream's failure as this service's: the same code, and a message that names the upstream and the code but
+/// not the transport's words (which differ by language); those go to the log.
 fn upstream_failed(upstream: &str, status: &Status) -> Status {
-    tracing::warn!(upstream, code = ?status.code(), details = status.message(), "upstream call failed");
-    Status::new(status.code(), format!("{upstream}: {}", status.message()))
+    let code = rpc::code_name(status.code());
+    tracing::warn!(
+        upstream,
+        code,
+        details = status.message(),
+        "upstream call failed"
+    );
+    Status::new(status.code(), format!("{upstream} failed: {code}"))
 }
 
 /// The answer for a canceled order: Payment's refusal, naming the order.
@@ -240,14 +243,14 @@ impl OrderApi for OrderService {
     ) -> Result<Response<CreateOrderResponse>, Status> {
         let deadline = deadline::of(&request, DEFAULT_DEADLINE);
         let request = request.into_inner();
-        let lines = validation::validate_create(&request, &self.catalog).map_err(grpc::invalid)?;
+        let lines = validation::validate_create(&request, &self.catalog).map_err(rpc::invalid)?;
         let key = (!request.idempotency_key.is_empty()).then(|| request.idempotency_key.clone());
         if let Some(key) = &key {
             let first = self
                 .store
                 .find_by_key(request.user_id, key.clone())
                 .await
-                .map_err(|e| grpc::internal("reading the order", e))?;
+                .map_err(|e| rpc::internal("reading the order", e))?;
             if let Some(first) = first {
                 tracing::info!(
                     order_id = first.order.id,
@@ -259,7 +262,7 @@ impl OrderApi for OrderService {
         }
         let items = self.price(request.user_id, lines, deadline).await?;
         let total = validation::total_cents(items.iter().map(|i| (i.unit_price_cents, i.quantity)))
-            .ok_or_else(|| grpc::invalid(vec![Violation::new("items", TOTAL_OVERFLOWS)]))?;
+            .ok_or_else(|| rpc::invalid(vec![Violation::new("items", TOTAL_OVERFLOWS)]))?;
         let order = OrderDetails {
             id: sqlite::new_id("ord"),
             user_id: request.user_id,
@@ -273,7 +276,7 @@ impl OrderApi for OrderService {
             .store
             .insert(order, key)
             .await
-            .map_err(|e| grpc::internal("storing the order", e))?;
+            .map_err(|e| rpc::internal("storing the order", e))?;
         tracing::info!(
             order_id = stored.order.id,
             total_cents = total,
@@ -289,7 +292,7 @@ impl OrderApi for OrderService {
     ) -> Result<Response<GetOrderResponse>, Status> {
         let id = request.into_inner().order_id;
         if id.is_empty() {
-            return Err(grpc::invalid(vec![Violation::new(
+            return Err(rpc::invalid(vec![Violation::new(
                 "order_id",
                 ORDER_ID_EMPTY,
             )]));
@@ -298,7 +301,7 @@ impl OrderApi for OrderService {
             .store
             .find(id.clone())
             .await
-            .map_err(|e| grpc::internal("reading the order", e))?
+            .map_err(|e| rpc::internal("reading the order", e))?
             .ok_or_else(|| Status::not_found(format!("order \"{id}\" not found")))?;
         Ok(Response::new(GetOrderResponse {
             order: Some(stored.order),
@@ -309,13 +312,13 @@ impl OrderApi for OrderService {
 /// Serves Order until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
     let tls = ClientTls::from_args(&args.upstream)?;
-    let discount = grpc::upstream_channel(
+    let discount = rpc::upstream_channel(
         "discount",
         &args.discount_addr,
         args.discount_server_name.as_deref(),
         tls.as_ref(),
     )?;
-    let payment = grpc::upstream_channel(
+    let payment = rpc::upstream_channel(
         "payment",
         &args.payment_addr,
         args.payment_server_name.as_deref(),
@@ -328,7 +331,7 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         "order upstreams"
     );
     let service = OrderService::new(store, discount, payment);
-    grpc::serve(
+    rpc::serve(
         "order",
         &args.serve,
         DEFAULT_LISTEN,

@@ -1,9 +1,9 @@
 //! Order's rules, free of any server: what a valid Create is, how an item is priced, and the total in cents with
 //! overflow checked. The exact violation texts are shared with the Python twin (docs/order-payment.md).
 
-use crate::grpc::Violation;
 use crate::proto::ecommerce::{DiscountValue, Product};
 use crate::proto::order::CreateOrderRequest;
+use crate::rpc::Violation;
 
 /// Most units (the sum of quantities) one order may hold.
 pub const MAX_ITEMS: i64 = 50;

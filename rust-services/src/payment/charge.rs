@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::grpc::Violation;
 use crate::proto::payment::CreatePaymentRequest;
+use crate::rpc::Violation;
 
 /// The google.rpc.ErrorInfo domain of Payment's errors.
 pub const DOMAIN: &str = "payment.interop";

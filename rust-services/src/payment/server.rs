@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use tonic::{Request, Response, Status};
 
 use crate::cli::{Failure, ServeArgs};
-use crate::grpc;
 use crate::proto::payment::payment_server::{Payment, PaymentServer};
 use crate::proto::payment::{CreatePaymentRequest, CreatePaymentResponse};
+use crate::rpc;
 
 use super::charge::{self, DEFAULT_LIMIT_CENTS};
 use super::storage::{PaymentStore, Recorded};
@@ -56,7 +56,7 @@ impl Payment for PaymentService {
         let request = request.into_inner();
         let violations = charge::validate(&request);
         if !violations.is_empty() {
-            return Err(grpc::invalid(violations));
+            return Err(rpc::invalid(violations));
         }
         if let Err(refusal) = charge::check_limit(request.total_price_cents, self.limit_cents) {
             tracing::info!(
@@ -75,7 +75,7 @@ impl Payment for PaymentService {
                 request.total_price_cents,
             )
             .await
-            .map_err(|e| grpc::internal("storing the payment", e))?;
+            .map_err(|e| rpc::internal("storing the payment", e))?;
         let payment_id = match recorded {
             Recorded::Charged(id) => {
                 tracing::info!(
@@ -109,7 +109,7 @@ impl Payment for PaymentService {
 pub async fn serve(args: Args) -> Result<(), Failure> {
     let store = PaymentStore::open(&args.db)?;
     let service = PaymentService::new(store, args.limit_cents);
-    grpc::serve(
+    rpc::serve(
         "payment",
         &args.serve,
         DEFAULT_LISTEN,
