@@ -103,12 +103,13 @@ pub fn upstream_channel(
     Ok(endpoint.connect_lazy())
 }
 
-/// Serves `service` with health and reflection until a shutdown signal, announcing READY once the port is bound.
+/// Serves the service `make` builds, with health and reflection, until a shutdown signal, announcing READY once the
+/// port is bound. Every flag is checked before `make` runs (it may create files, such as a database).
 pub async fn serve<S>(
     program: &str,
     args: &ServeArgs,
     default_listen: &str,
-    service: S,
+    make: impl FnOnce() -> Result<S, Failure>,
 ) -> Result<(), Failure>
 where
     S: tonic::codegen::Service<
@@ -123,6 +124,8 @@ where
     S::Future: Send + 'static,
 {
     let tls = ServerTls::from_args(args, &[])?;
+    HostPort::parse("--listen", args.listen.as_deref().unwrap_or(default_listen))?;
+    let service = make()?;
     let (listener, addr) = cli::bind(args.listen.as_deref(), default_listen).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();

@@ -65,11 +65,8 @@ impl Discount for DiscountService {
 /// Serves Discount until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
     let service = DiscountService::with_delay(Duration::from_millis(args.delay_ms));
-    rpc::serve(
-        "discount",
-        &args.serve,
-        DEFAULT_LISTEN,
-        DiscountServer::new(service),
-    )
+    rpc::serve("discount", &args.serve, DEFAULT_LISTEN, || {
+        Ok(DiscountServer::new(service))
+    })
     .await
 }

@@ -324,18 +324,16 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         args.payment_server_name.as_deref(),
         tls.as_ref(),
     )?;
-    let store = OrderStore::open(&args.db)?;
-    tracing::info!(
-        discount = args.discount_addr,
-        payment = args.payment_addr,
-        "order upstreams"
-    );
-    let service = OrderService::new(store, discount, payment);
-    rpc::serve(
-        "order",
-        &args.serve,
-        DEFAULT_LISTEN,
-        OrderServer::new(service),
-    )
+    rpc::serve("order", &args.serve, DEFAULT_LISTEN, || {
+        let store = OrderStore::open(&args.db)?;
+        tracing::info!(
+            discount = args.discount_addr,
+            payment = args.payment_addr,
+            "order upstreams"
+        );
+        Ok(OrderServer::new(OrderService::new(
+            store, discount, payment,
+        )))
+    })
     .await
 }

@@ -107,13 +107,12 @@ impl Payment for PaymentService {
 
 /// Serves Payment until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
-    let store = PaymentStore::open(&args.db)?;
-    let service = PaymentService::new(store, args.limit_cents);
-    rpc::serve(
-        "payment",
-        &args.serve,
-        DEFAULT_LISTEN,
-        PaymentServer::new(service),
-    )
+    rpc::serve("payment", &args.serve, DEFAULT_LISTEN, || {
+        let store = PaymentStore::open(&args.db)?;
+        Ok(PaymentServer::new(PaymentService::new(
+            store,
+            args.limit_cents,
+        )))
+    })
     .await
 }
