@@ -71,7 +71,7 @@ impl StackBuilder {
 
     /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
     pub async fn start(self) -> Result<Stack> {
-        for (service, _) in &self.services {
+        for service in self.services.keys() {
             for upstream in service.upstreams() {
                 if !self.services.contains_key(upstream) {
                     bail!("{service} calls {upstream}, which is not in the stack");
@@ -287,6 +287,11 @@ impl Stack {
             .grpc_channel(self.addr(service)?, service.name())
     }
 
+    /// The process id of `service`, when it runs as a local process.
+    pub fn pid(&self, service: Service) -> Result<Option<u32>> {
+        Ok(self.member(service)?.instance.pid())
+    }
+
     /// The last lines `service` wrote.
     pub fn logs(&self, service: Service) -> Result<String> {
         Ok(self.member(service)?.instance.log_tail())
@@ -350,6 +355,9 @@ impl Stack {
         for (service, member) in &self.members {
             let addr = member.instance.addr();
             let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if let Some(pid) = member.instance.pid() {
+                entry["pid"] = json!(pid);
+            }
             if service.protocol() == Protocol::Http {
                 entry["url"] = json!(self.url(*service)?);
             }

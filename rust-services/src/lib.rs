@@ -5,7 +5,7 @@
 //! `--listen HOST:PORT`, `--tls-cert/--tls-key`, `--client-ca`, `--ca`, `--cert/--key`, upstream addresses, and a
 //! `READY <host>:<port>` line on stdout once serving. The binaries are thin: they parse flags and call `serve`.
 //!
-//! ```no_run
+//! ```
 //! use interop_services::discount::pricing::apply_discount;
 //! assert_eq!(apply_discount(1, 99_999), Some((0.1, 89_999)));
 //! ```
