@@ -355,10 +355,10 @@ async fn order_payment_restarted(
         .expect("the stack starts");
     let first = call_create(&stack, create(1, vec![item("iphone-x", 1)], ""), None).await;
     stack.stop(Service::Payment).await.expect("payment stops");
-    stack
-        .start(Service::Payment)
-        .await
-        .expect("payment starts again");
+    if let Err(e) = stack.start(Service::Payment).await {
+        let log = stack.logs(Service::Payment).unwrap_or_default();
+        panic!("payment does not start again: {e:#}\n--- its last lines ---\n{log}");
+    }
     let second = call_create(
         &stack,
         create(1, vec![item("playstation-4-slim", 2)], ""),
@@ -408,10 +408,10 @@ async fn order_restarted(
     )
     .await;
     stack.stop(Service::Order).await.expect("order stops");
-    stack
-        .start(Service::Order)
-        .await
-        .expect("order starts again");
+    if let Err(e) = stack.start(Service::Order).await {
+        let log = stack.logs(Service::Order).unwrap_or_default();
+        panic!("order does not start again: {e:#}\n--- its last lines ---\n{log}");
+    }
     let got = call_get(&stack, &order_id(&created)).await;
     assert_eq!(got.order, created.order, "the order survives the restart");
     // The idempotency key survives too: the same Create answers the stored order, charging nothing more.
