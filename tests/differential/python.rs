@@ -43,10 +43,7 @@ where
     let outcomes = side
         .getattr("call_batch")
         .and_then(|call| call.call1((target, inputs)))
-        .and_then(|list| {
-            list.extract::<Vec<(bool, Bound<'py, PyAny>)>>()
-                .map_err(Into::into)
-        })
+        .and_then(|list| list.extract::<Vec<(bool, Bound<'py, PyAny>)>>())
         .unwrap_or_else(|e| panic!("calling {target} in Python: {}", describe(py, e)));
     outcomes
         .into_iter()
