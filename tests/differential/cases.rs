@@ -26,10 +26,10 @@ pub enum Quirk {
     /// prost writes a proto3 float only when it is `!= 0.0`, and `-0.0 == 0.0`: the sign is lost on the wire and so
     /// in JSON, where Python keeps the bits it read and writes `-0.0`.
     ProstDropsNegativeZero,
-    /// Python's json_format writes a float32 as the shortest of 6 to 9 significant digits that reads back, printed by
-    /// Python's `repr` (`1.4013e-45`, `3.4028235e+38`, `1e-07`, ties to even); Rust (prost-reflect, serde_json) writes
-    /// the shortest digits of all (`1e-45`, `3.4028235e38`, `1e-7`, ties away from zero). Both read back to the same
-    /// float32: the numbers agree, the text does not.
+    /// Python's json_format keeps at least 6 significant digits (`1.4013e-45` where the shortest is `1e-45`) and
+    /// prints them with `repr`, which pads a negative exponent to two digits (`1e-07`); Rust (prost-reflect through
+    /// serde_json) writes the shortest digits with the exponent as it is (`1e-45`, `1e-7`). Both read back to the
+    /// same float32: the numbers agree, the text does not. The other float edge values print alike.
     PythonFloatDigits,
     /// The input is valid but not what an encoder writes (a repeated scalar, a zero written out, a short negative
     /// varint); both languages read it the same way and write the canonical form, so neither gives the input back.

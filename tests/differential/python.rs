@@ -121,7 +121,8 @@ fn load_side(py: Python<'_>, venv: &Venv) -> Result<Py<PyModule>> {
     if Python::version_str() != venv.version {
         bail!(
             "the test binary runs Python {:?}, but the venv was made by Python {:?}; the root build.rs points the \
-             tests at the libpython of PYO3_PYTHON, else INTEROP_PYTHON, else python3: make them the same interpreter",
+             tests at the libpython of PYO3_PYTHON, else INTEROP_PYTHON, else python3: make them the same \
+             interpreter (`ldd` on the test binary shows which libpython it loads)",
             Python::version_str(),
             venv.version
         );
