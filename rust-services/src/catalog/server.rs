@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use crate::cli::{self, Failure, ServeArgs, UpstreamArgs};
 use crate::proto::ecommerce::discount_client::DiscountClient;
-use crate::proto::ecommerce::{Customer, DiscountRequest, Product};
+use crate::proto::ecommerce::{Customer, DiscountRequest, DiscountResponse, Product};
 use crate::tls::{ClientTls, ServerTls};
 use crate::{lifecycle, rpc};
 
@@ -147,9 +147,7 @@ impl AppState {
                 request.set_timeout(deadline.saturating_duration_since(Instant::now()));
                 let outcome =
                     match tokio::time::timeout_at(deadline, client.apply_discount(request)).await {
-                        Ok(Ok(response)) => response.into_inner().product.ok_or_else(|| {
-                            tonic::Status::internal("DiscountResponse without a product")
-                        }),
+                        Ok(Ok(response)) => priced_product(response.into_inner()),
                         Ok(Err(status)) => Err(status),
                         Err(_) => Err(tonic::Status::deadline_exceeded(
                             "discount deadline exceeded",
@@ -159,7 +157,7 @@ impl AppState {
                     tracing::warn!(
                         product_id = product.id,
                         customer_id = customer.id,
-                        code = ?status.code(),
+                        code = crate::rpc::code_name(status.code()),
                         details = status.message(),
                         "discount failed"
                     );
@@ -168,6 +166,21 @@ impl AppState {
             }
         });
         join_all(calls).await
+    }
+}
+
+/// The product of a Discount answer, if the answer can be shown: one without a product, or with a pct that JSON
+/// cannot carry (Go's encoder refuses NaN and infinities), counts as a failed call.
+fn priced_product(response: DiscountResponse) -> Result<Product, tonic::Status> {
+    let product = response
+        .product
+        .ok_or_else(|| tonic::Status::internal("invalid answer: no product"))?;
+    match &product.discount_value {
+        Some(discount) if !discount.pct.is_finite() => Err(tonic::Status::internal(format!(
+            "invalid answer: pct {} is not a finite number",
+            discount.pct
+        ))),
+        _ => Ok(product),
     }
 }
 
