@@ -32,6 +32,7 @@ use crate::{python, ready, workspace};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StackBuilder {
     services: BTreeMap<Service, Lang>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     security: Security,
     backend: Backend,
 }
@@ -40,6 +41,19 @@ impl StackBuilder {
     /// Adds `service`, implemented in `lang`.
     pub fn service(mut self, service: Service, lang: Lang) -> Self {
         self.services.insert(service, lang);
+        self
+    }
+
+    /// Extra flags for `service`, after the contract's (such as Discount's test-only `--delay-ms`).
+    pub fn args<I, S>(mut self, service: Service, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args
+            .entry(service)
+            .or_default()
+            .extend(args.into_iter().map(Into::into));
         self
     }
 
@@ -57,7 +71,7 @@ impl StackBuilder {
 
     /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
     pub async fn start(self) -> Result<Stack> {
-        for (service, _) in &self.services {
+        for service in self.services.keys() {
             for upstream in service.upstreams() {
                 if !self.services.contains_key(upstream) {
                     bail!("{service} calls {upstream}, which is not in the stack");
@@ -68,12 +82,15 @@ impl StackBuilder {
         identities.push(CLIENT_IDENTITY);
         let pki = Pki::temporary(&identities)?;
         let clients = ClientSecurity::new(self.security, &pki)?;
+        let data = tempfile::Builder::new().prefix("interop-data-").tempdir()?;
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
             members: BTreeMap::new(),
+            extra_args: self.extra_args,
             clients,
             pki,
+            data,
         };
         for service in Service::ALL {
             if let Some(&lang) = self.services.get(&service) {
@@ -95,8 +112,11 @@ pub struct Stack {
     security: Security,
     backend: Backend,
     members: BTreeMap<Service, Member>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     clients: ClientSecurity,
     pki: Pki,
+    /// The services' database files: one per service, kept across its stops and starts, removed with the stack.
+    data: tempfile::TempDir,
 }
 
 impl Stack {
@@ -104,6 +124,7 @@ impl Stack {
     pub fn builder() -> StackBuilder {
         StackBuilder {
             services: BTreeMap::new(),
+            extra_args: BTreeMap::new(),
             security: Security::MutualTls,
             backend: Backend::Local,
         }
@@ -178,6 +199,10 @@ impl Stack {
                 upstream.name().to_string(),
             ]);
         }
+        if let Some(db) = self.database(service) {
+            args.extend(["--db".into(), path(&db)]);
+        }
+        args.extend(self.extra_args.get(&service).into_iter().flatten().cloned());
         Ok(Launch {
             service,
             lang,
@@ -185,6 +210,13 @@ impl Stack {
             args,
             env,
         })
+    }
+
+    /// The database file of `service`, if it keeps one (the same path across its restarts).
+    pub fn database(&self, service: Service) -> Option<std::path::PathBuf> {
+        service
+            .has_database()
+            .then(|| self.data.path().join(format!("{service}.sqlite3")))
     }
 
     /// `catalog=rust/discount=python/security=mtls`: the stack's axes, as test names and reports show them.
@@ -254,6 +286,11 @@ impl Stack {
             .grpc_channel(self.addr(service)?, service.name())
     }
 
+    /// The process id of `service`, when it runs as a local process.
+    pub fn pid(&self, service: Service) -> Result<Option<u32>> {
+        Ok(self.member(service)?.instance.pid())
+    }
+
     /// The last lines `service` wrote.
     pub fn logs(&self, service: Service) -> Result<String> {
         Ok(self.member(service)?.instance.log_tail())
@@ -317,8 +354,14 @@ impl Stack {
         for (service, member) in &self.members {
             let addr = member.instance.addr();
             let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if let Some(pid) = member.instance.pid() {
+                entry["pid"] = json!(pid);
+            }
             if service.protocol() == Protocol::Http {
                 entry["url"] = json!(self.url(*service)?);
+            }
+            if let Some(db) = self.database(*service) {
+                entry["db"] = json!(db);
             }
             services.insert(service.name().into(), entry);
         }

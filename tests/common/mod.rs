@@ -1,5 +1,5 @@
 //! What every contract test shares: the pool of running stacks and how a case names itself.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use interop::{Lang, Security, Service, Stack, StackBuilder, StackPool};
 
@@ -11,6 +11,16 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
     Stack::builder()
         .service(Service::Catalog, catalog)
         .service(Service::Discount, discount)
+        .security(security)
+        .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
+}
+
+/// The Order + Discount + Payment stack for one matrix cell.
+pub fn order_stack(order: Lang, discount: Lang, payment: Lang, security: Security) -> StackBuilder {
+    Stack::builder()
+        .service(Service::Order, order)
+        .service(Service::Discount, discount)
+        .service(Service::Payment, payment)
         .security(security)
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
 }

@@ -16,7 +16,7 @@ from typing import AsyncIterator, Sequence
 
 import grpc
 
-from interop_services import cli, grpc_server, lifecycle, tls
+from interop_services import cli, lifecycle, rpc, tls
 from interop_services.proto import empty_pb2, messages_pb2, test_pb2_grpc
 from interop_services.testing import ECHO_INITIAL, ECHO_TRAILING_BIN, add_spec_bool, zeros
 
@@ -28,7 +28,6 @@ PORT_HOST = "0.0.0.0"
 DEFAULT_TLS_CERT = "keys/interop-server.pem"
 DEFAULT_TLS_KEY = "keys/interop-server-key.pem"
 SERVICE_NAME = "grpc.testing.TestService"
-STOP_GRACE_SECONDS = 5.0
 
 log = logging.getLogger("interop.interop-server")
 
@@ -169,20 +168,11 @@ async def _answer(request: messages_pb2.StreamingOutputCallRequest,
 
 async def serve(config: Config) -> None:
     """Serve until SIGTERM/SIGINT (or stdin EOF when asked), then drain in-flight calls and return."""
-    stop = lifecycle.stop_event(config.exit_on_stdin_eof, log)
-    lifecycle.ensure_bindable(config.listen)
-    # so_reuseport off: grpcio sets it by default, which lets a second server "bind" a port that is already taken.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
-    port, health_servicer = await grpc_server.start(server, SERVICE_NAME, config.listen, config.server_tls)
-    cert = config.server_tls.cert.path if config.server_tls else "-"
-    log.info("serving interop TestService on %s %s cert=%s", config.listen.with_port(port),
-             lifecycle.tls_fields(config.server_tls), cert)
-    lifecycle.announce_ready(config.listen, port)
-
-    await stop.wait()
-    await grpc_server.stop(server, health_servicer, STOP_GRACE_SECONDS)
-    log.info("interop-server stopped")
+    if config.server_tls is not None:
+        log.info("TLS certificate cert=%s", config.server_tls.cert.path)
+    await rpc.serve("interop TestService", config.listen, config.server_tls, config.exit_on_stdin_eof,
+                    SERVICE_NAME, lambda server: test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server),
+                    log)
 
 
 def main() -> None:

@@ -21,15 +21,18 @@ use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::wire::{FlagsBody, MessageFlags, grpc_timeout};
 use super::{ECHO_INITIAL, ECHO_TRAILING_BIN, zeros};
-use crate::cli::{self, Failure, ServeArgs};
-use crate::grpc_server;
+use crate::cli::{Failure, ServeArgs};
 use crate::proto::grpc_testing::test_service_server::{TestService, TestServiceServer};
 use crate::proto::grpc_testing::{
     BoolValue, EchoStatus, Empty, ResponseParameters, SimpleRequest, SimpleResponse,
     StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
     StreamingOutputCallResponse,
 };
+use crate::rpc;
 use crate::tls::ServerTls;
+
+/// Where the server listens without `--listen` or `--port`: any free loopback port (the READY line tells which).
+const DEFAULT_LISTEN: &str = "127.0.0.1:0";
 
 /// Where `--port` listens: every interface, as the spec's servers do.
 const PORT_HOST: &str = "0.0.0.0";
@@ -64,7 +67,7 @@ fn listen_address(args: &Args) -> String {
     match (&args.serve.listen, args.port) {
         (Some(listen), _) => listen.clone(),
         (None, Some(port)) => format!("{PORT_HOST}:{port}"),
-        (None, None) => "127.0.0.1:0".to_string(),
+        (None, None) => DEFAULT_LISTEN.to_string(),
     }
 }
 
@@ -424,34 +427,20 @@ impl http_body::Body for WithTrailer {
 
 /// Serves the TestService until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
-    let serve_args = tls_args(&args)?;
-    let tls = ServerTls::from_args(&serve_args, &[])?;
-    let listen = listen_address(&args);
-    let (listener, addr) = cli::bind(Some(&listen), &listen).await?;
-
-    let (router, health_reporter) = grpc_server::router::<TestServer>(tls.as_ref()).await?;
-    let router = router.add_service(Interop {
-        inner: TestServiceServer::new(TestServiceImpl)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip),
-    });
-
-    tracing::info!(
-        %addr,
-        tls = tls.is_some(),
-        mtls = tls.as_ref().is_some_and(ServerTls::mutual),
-        cert = serve_args.tls_cert.as_ref().map(|p| p.display().to_string()),
-        "serving interop TestService"
-    );
-    grpc_server::serve::<TestServer>(
-        router,
-        health_reporter,
-        listener,
-        &addr,
-        args.serve.exit_on_stdin_eof,
-    )
+    let mut serve_args = tls_args(&args)?;
+    serve_args.listen = Some(listen_address(&args));
+    // Checked here as well as in rpc::serve, so that the line naming the certificate is logged only for a good one.
+    if ServerTls::from_args(&serve_args, &[])?.is_some()
+        && let Some(cert) = &serve_args.tls_cert
+    {
+        tracing::info!(cert = %cert.display(), "TLS certificate");
+    }
+    rpc::serve("interop TestService", &serve_args, DEFAULT_LISTEN, || {
+        Ok(Interop {
+            inner: TestServiceServer::new(TestServiceImpl)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+        })
+    })
     .await
 }
-
-/// The service as registered: the generated TestService behind the [`Interop`] wrapper.
-type TestServer = Interop<TestServiceServer<TestServiceImpl>>;
