@@ -7,7 +7,6 @@
 //! its reason. A listed case must fail the way a client reports a failed case (exit 1, `<case>: got X, want Y`);
 //! one that passes fails its test, so the list cannot go stale.
 
-#[allow(unused_macros)]
 mod common;
 
 use std::collections::BTreeMap;

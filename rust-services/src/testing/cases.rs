@@ -222,6 +222,13 @@ fn sizes(messages: &[StreamingOutputCallResponse]) -> Vec<usize> {
         .collect()
 }
 
+/// A started ping-pong call: its request sender, its response stream, its cancellation handle.
+type PingPong = (
+    mpsc::Sender<StreamingOutputCallRequest>,
+    Streaming<StreamingOutputCallResponse>,
+    tonic::CancellationHandle,
+);
+
 /// The interop cases over one channel.
 pub struct Cases {
     channel: RecordingChannel,
@@ -304,17 +311,9 @@ impl Cases {
         check_stream_sizes(result, &SERVER_STREAM_SIZES).await
     }
 
-    /// FullDuplexCall started with ping_pong's first request; the sender sends the next ones, dropping it
-    /// half-closes.
-    async fn start_ping_pong(
-        &mut self,
-    ) -> Result<
-        (
-            mpsc::Sender<StreamingOutputCallRequest>,
-            Streaming<StreamingOutputCallResponse>,
-        ),
-        Mismatch,
-    > {
+    /// FullDuplexCall started with ping_pong's first request: the sender sends the next ones (dropping it
+    /// half-closes), the handle cancels the call.
+    async fn start_ping_pong(&mut self) -> Result<PingPong, Mismatch> {
         let (tx, requests) = request_stream();
         tx.send(streaming_request(
             &SERVER_STREAM_SIZES[..1],
@@ -322,13 +321,15 @@ impl Cases {
         ))
         .await
         .expect("the request stream is open");
-        let response = self.client().full_duplex_call(requests).await;
-        Ok((tx, ok("FullDuplexCall", response)?.into_inner()))
+        let mut request = Request::new(requests);
+        let cancel = request.cancellation_handle();
+        let response = self.client().full_duplex_call(request).await;
+        Ok((tx, ok("FullDuplexCall", response)?.into_inner(), cancel))
     }
 
     /// FullDuplexCall answers each request before the next is sent.
     pub async fn ping_pong(&mut self) -> Outcome {
-        let (tx, mut stream) = self.start_ping_pong().await?;
+        let (tx, mut stream, _cancel) = self.start_ping_pong().await?;
         for (i, (&size, &request_size)) in SERVER_STREAM_SIZES
             .iter()
             .zip(&CLIENT_STREAM_SIZES)
@@ -509,17 +510,7 @@ impl Cases {
 
     /// A call cancelled after its first response ends CANCELLED.
     pub async fn cancel_after_first_response(&mut self) -> Outcome {
-        let (tx, requests) = request_stream();
-        tx.send(streaming_request(
-            &SERVER_STREAM_SIZES[..1],
-            CLIENT_STREAM_SIZES[0],
-        ))
-        .await
-        .expect("the request stream is open");
-        let mut request = Request::new(requests);
-        let cancel = request.cancellation_handle();
-        let response = self.client().full_duplex_call(request).await;
-        let mut stream = ok("FullDuplexCall", response)?.into_inner();
+        let (tx, mut stream, cancel) = self.start_ping_pong().await?;
         let first = ok("FullDuplexCall stream", stream.message().await)?
             .ok_or_else(|| Mismatch::new("the stream ending before a response", "one response"))?;
         check_payload("response 1", first.payload.as_ref(), SERVER_STREAM_SIZES[0])?;

@@ -19,9 +19,10 @@ use tonic::codegen::{BoxFuture, Service};
 use tonic::server::NamedService;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-use super::wire::{FlagsBody, MessageFlags, grpc_timeout};
+use super::wire::{FlagsBody, MessageFlags};
 use super::{ECHO_INITIAL, ECHO_TRAILING_BIN, zeros};
 use crate::cli::{Failure, ServeArgs};
+use crate::deadline::incoming_timeout;
 use crate::proto::grpc_testing::test_service_server::{TestService, TestServiceServer};
 use crate::proto::grpc_testing::{
     BoolValue, EchoStatus, Empty, ResponseParameters, SimpleRequest, SimpleResponse,
@@ -252,8 +253,7 @@ async fn response_for(
 
 /// The client's deadline, from its `grpc-timeout` header.
 fn deadline<T>(request: &Request<T>) -> Option<Instant> {
-    let timeout = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    Some(Instant::now() + grpc_timeout(timeout)?)
+    Some(Instant::now() + incoming_timeout(request.metadata())?)
 }
 
 /// A streaming response fed by `feed`, its headers sent at once. tonic's server enforces a deadline only until the

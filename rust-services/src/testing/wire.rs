@@ -117,27 +117,6 @@ where
     }
 }
 
-/// The deadline a client set, from its `grpc-timeout` header (gRPC over HTTP/2: at most 8 digits, then one of
-/// `H M S m u n`); `None` when there is none or it does not parse.
-pub fn grpc_timeout(value: &str) -> Option<std::time::Duration> {
-    use std::time::Duration;
-    let unit = value.chars().last()?;
-    let digits = &value[..value.len() - unit.len_utf8()];
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let amount: u64 = digits.parse().ok()?;
-    Some(match unit {
-        'H' => Duration::from_secs(amount * 3600),
-        'M' => Duration::from_secs(amount * 60),
-        'S' => Duration::from_secs(amount),
-        'm' => Duration::from_millis(amount),
-        'u' => Duration::from_micros(amount),
-        'n' => Duration::from_nanos(amount),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,20 +144,6 @@ mod tests {
             }
             let seen: Vec<_> = std::iter::from_fn(|| flags.next()).collect();
             assert_eq!(seen, [true, false, true], "chunks of {chunk}");
-        }
-    }
-
-    #[test]
-    fn grpc_timeouts() {
-        use std::time::Duration;
-        assert_eq!(grpc_timeout("1m"), Some(Duration::from_millis(1)));
-        assert_eq!(grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(
-            grpc_timeout("99999999n"),
-            Some(Duration::from_nanos(99_999_999))
-        );
-        for bad in ["", "m", "1", "123456789m", "1x", "-1m", "1\u{e9}"] {
-            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
         }
     }
 
