@@ -108,12 +108,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", python::ensure()?.python.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { markdown } => {
+        Command::Report {
+            markdown,
+            known_failures,
+        } => {
             let lines = std::io::stdin()
                 .lock()
                 .lines()
                 .collect::<Result<Vec<_>, _>>()?;
-            let matrix = report::Matrix::from_test_output(lines.iter().map(String::as_str));
+            let mut list = String::new();
+            for path in known_failures {
+                list += &std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+            }
+            let matrix = report::Matrix::from_test_output(lines.iter().map(String::as_str))
+                .with_known_failures(&list);
             print!("{}", matrix.text_table());
             if let Some(path) = markdown {
                 std::fs::write(&path, matrix.markdown_table())?;
