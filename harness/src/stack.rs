@@ -34,6 +34,7 @@ use crate::{images, ready};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StackBuilder {
     services: BTreeMap<Service, Lang>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     security: Security,
     backend: Backend,
 }
@@ -42,6 +43,19 @@ impl StackBuilder {
     /// Adds `service`, implemented in `lang`.
     pub fn service(mut self, service: Service, lang: Lang) -> Self {
         self.services.insert(service, lang);
+        self
+    }
+
+    /// Extra flags for `service`, after the contract's (such as Discount's test-only `--delay-ms`).
+    pub fn args<I, S>(mut self, service: Service, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args
+            .entry(service)
+            .or_default()
+            .extend(args.into_iter().map(Into::into));
         self
     }
 
@@ -92,13 +106,16 @@ impl StackBuilder {
             }
         };
         let clients = ClientSecurity::new(self.security, &pki)?;
+        let data = tempfile::Builder::new().prefix("interop-data-").tempdir()?;
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
             members: BTreeMap::new(),
             network,
+            extra_args: self.extra_args,
             clients,
             pki,
+            data,
         };
         let wanted = Service::ALL
             .into_iter()
@@ -156,8 +173,11 @@ pub struct Stack {
     members: BTreeMap<Service, Member>,
     /// The stack's id and its network (containers only).
     network: Option<(String, containers::Network)>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     clients: ClientSecurity,
     pki: Pki,
+    /// The services' database files: one per service, kept across its stops and starts, removed with the stack.
+    data: tempfile::TempDir,
 }
 
 impl Stack {
@@ -165,6 +185,7 @@ impl Stack {
     pub fn builder() -> StackBuilder {
         StackBuilder {
             services: BTreeMap::new(),
+            extra_args: BTreeMap::new(),
             security: Security::MutualTls,
             backend: Backend::Local,
         }
@@ -257,7 +278,18 @@ impl Stack {
                 args.extend([format!("--{upstream}-server-name"), name]);
             }
         }
+        if let Some(db) = self.database(service) {
+            args.extend(["--db".into(), launch.data_file(&db)]);
+        }
+        args.extend(self.extra_args.get(&service).into_iter().flatten().cloned());
         Ok(launch.args(args))
+    }
+
+    /// The database file of `service`, if it keeps one (the same path across its restarts).
+    pub fn database(&self, service: Service) -> Option<std::path::PathBuf> {
+        service
+            .has_database()
+            .then(|| self.data.path().join(format!("{service}.sqlite3")))
     }
 
     /// `catalog=rust/discount=python/security=mtls`: the stack's axes, as test names and reports show them.
@@ -337,6 +369,11 @@ impl Stack {
             .grpc_channel(self.addr(service)?, service.name())
     }
 
+    /// The process id of `service`, when it runs as a local process.
+    pub fn pid(&self, service: Service) -> Result<Option<u32>> {
+        Ok(self.member(service)?.instance.pid())
+    }
+
     /// The last lines `service` wrote.
     pub fn logs(&self, service: Service) -> Result<String> {
         Ok(self.member(service)?.instance.log_tail())
@@ -404,8 +441,14 @@ impl Stack {
             if let Instance::Container(_) = member.instance {
                 entry["container"] = json!(member.instance.peer().addr);
             }
+            if let Some(pid) = member.instance.pid() {
+                entry["pid"] = json!(pid);
+            }
             if service.protocol() == Protocol::Http {
                 entry["url"] = json!(self.url(*service)?);
+            }
+            if let Some(db) = self.database(*service) {
+                entry["db"] = json!(db);
             }
             services.insert(service.name().into(), entry);
         }

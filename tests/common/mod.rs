@@ -55,6 +55,16 @@ pub fn snapshot(name: &str) -> String {
     content.trim_end().to_string()
 }
 
+/// The Order + Discount + Payment stack for one matrix cell.
+pub fn order_stack(order: Lang, discount: Lang, payment: Lang, security: Security) -> StackBuilder {
+    Stack::builder()
+        .service(Service::Order, order)
+        .service(Service::Discount, discount)
+        .service(Service::Payment, payment)
+        .security(security)
+        .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
+}
+
 /// The snapshot name of an rstest case: its description (`user_1`), shared by every cell of the matrix.
 pub fn case_name(context: &rstest::Context) -> &'static str {
     context

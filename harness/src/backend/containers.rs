@@ -20,7 +20,7 @@ use testcontainers::bollard::query_parameters::{
     InspectContainerOptions, KillContainerOptionsBuilder, LogsOptionsBuilder,
     WaitContainerOptionsBuilder,
 };
-use testcontainers::core::IntoContainerPort;
+use testcontainers::core::{IntoContainerPort, Mount};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::sync::oneshot;
@@ -123,10 +123,7 @@ pub fn launch(service: Service, lang: Lang) -> Launch {
             format!("{}/bin/python", images::VENV),
             TLS_DIR,
         )
-        .args([
-            "-m".to_string(),
-            format!("interop_services.{}", service.name()),
-        ])
+        .args(["-m".to_string(), service.python_module()])
         .env("PYTHONUNBUFFERED", "1"),
     }
 }
@@ -222,6 +219,9 @@ impl Container {
             });
         for (key, value) in &launch.env {
             request = request.with_env_var(key, value);
+        }
+        for (host, seen) in &launch.mounts {
+            request = request.with_mount(Mount::bind_mount(host.display().to_string(), seen));
         }
         for (host, seen) in &launch.files {
             let bytes =

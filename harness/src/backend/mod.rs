@@ -82,9 +82,14 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Host files the command line names, each with the path the service reads it by.
     pub files: Vec<(PathBuf, String)>,
+    /// Host folders the service writes in, each with the path it sees the folder at.
+    pub mounts: Vec<(PathBuf, String)>,
     /// Where copies of those files go when the service does not run on this machine's file system.
     copy_dir: Option<String>,
 }
+
+/// Where a container sees the host folder of the files it writes (its database).
+pub const DATA_DIR: &str = "/var/lib/interop";
 
 impl Launch {
     /// A service that runs here and reads files where they are.
@@ -96,6 +101,7 @@ impl Launch {
             args: Vec::new(),
             env: Vec::new(),
             files: Vec::new(),
+            mounts: Vec::new(),
             copy_dir: None,
         }
     }
@@ -139,6 +145,21 @@ impl Launch {
             self.files.push((path.to_path_buf(), seen.clone()));
         }
         seen
+    }
+
+    /// The path by which the service writes the host file `path` (a database, kept across restarts and read by
+    /// tests): the path itself, or, in a container, the path of the file in its folder, mounted at [`DATA_DIR`].
+    pub fn data_file(&mut self, path: &Path) -> String {
+        if self.copy_dir.is_none() {
+            return path.display().to_string();
+        }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return path.display().to_string();
+        };
+        if !self.mounts.iter().any(|(d, _)| d == dir) {
+            self.mounts.push((dir.to_path_buf(), DATA_DIR.to_string()));
+        }
+        format!("{DATA_DIR}/{}", name.to_string_lossy())
     }
 
     /// `discount (python)`: how errors and logs name this service.
@@ -187,6 +208,14 @@ impl Instance {
         match self {
             Instance::Local(p) => p.log(),
             Instance::Container(c) => c.log(),
+        }
+    }
+
+    /// The process id of a local process (a container's processes are the engine's).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Instance::Local(p) => p.pid(),
+            Instance::Container(_) => None,
         }
     }
 

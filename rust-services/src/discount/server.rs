@@ -1,15 +1,13 @@
 //! The Discount gRPC server (tonic), with the standard health and reflection services.
 
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use std::time::Duration;
+
 use tonic::{Request, Response, Status};
 
-use crate::cli::{self, Failure, ServeArgs};
-use crate::lifecycle;
-use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::cli::{Failure, ServeArgs};
 use crate::proto::ecommerce::discount_server::{Discount, DiscountServer};
 use crate::proto::ecommerce::{DiscountRequest, DiscountResponse};
-use crate::tls::ServerTls;
+use crate::{deadline, rpc};
 
 use super::pricing::discounted_product;
 
@@ -23,11 +21,23 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub serve: ServeArgs,
+    /// TEST ONLY: wait this long before every answer, so tests can make a slow Discount without a mock.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delay_ms: u64,
 }
 
 /// Implements `ecommerce.Discount`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DiscountService;
+pub struct DiscountService {
+    delay: Duration,
+}
+
+impl DiscountService {
+    /// A Discount that waits `delay` before answering (zero: answers at once).
+    pub fn with_delay(delay: Duration) -> Self {
+        DiscountService { delay }
+    }
+}
 
 #[tonic::async_trait]
 impl Discount for DiscountService {
@@ -35,6 +45,16 @@ impl Discount for DiscountService {
         &self,
         request: Request<DiscountRequest>,
     ) -> Result<Response<DiscountResponse>, Status> {
+        if !self.delay.is_zero() {
+            // Whether the caller passed a deadline on: tests read this line to see deadlines propagate.
+            let caller_deadline = deadline::incoming_timeout(request.metadata()).is_some();
+            tracing::info!(
+                delay_ms = self.delay.as_millis() as u64,
+                caller_deadline,
+                "delaying the answer"
+            );
+            tokio::time::sleep(self.delay).await;
+        }
         let product = discounted_product(request.get_ref());
         Ok(Response::new(DiscountResponse {
             product: Some(product),
@@ -44,53 +64,9 @@ impl Discount for DiscountService {
 
 /// Serves Discount until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
-    let tls = ServerTls::from_args(&args.serve, &[])?;
-    let (listener, addr) = cli::bind(args.serve.listen.as_deref(), DEFAULT_LISTEN).await?;
-
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<DiscountServer<DiscountService>>()
-        .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Failure::Runtime(e.into()))?;
-    // grpcio's reflection client speaks only v1alpha.
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| Failure::Runtime(e.into()))?;
-
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls.tonic_config())
-            .map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    let router = builder
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(DiscountServer::new(DiscountService));
-
-    tracing::info!(
-        %addr,
-        tls = tls.is_some(),
-        mtls = tls.as_ref().is_some_and(ServerTls::mutual),
-        "serving discount"
-    );
-    lifecycle::announce_ready(&addr);
-    let stop = lifecycle::shutdown_signal(args.serve.exit_on_stdin_eof);
-    let stopping = async move {
-        stop.await;
-        health_reporter
-            .set_not_serving::<DiscountServer<DiscountService>>()
-            .await;
-    };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping))
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))
+    let service = DiscountService::with_delay(Duration::from_millis(args.delay_ms));
+    rpc::serve("discount", &args.serve, DEFAULT_LISTEN, || {
+        Ok(DiscountServer::new(service))
+    })
+    .await
 }
