@@ -8,6 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use rcgen::{
@@ -147,6 +148,71 @@ impl LeafSpec {
     }
 }
 
+/// A deliberately bad leaf, for tests that check that peers refuse it. Each differs from a good identity
+/// ([`LeafSpec::identity`]) in one way only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BadCert {
+    /// Signed by a CA that nobody in the stack trusts.
+    OtherCa,
+    /// Expired a day ago.
+    Expired,
+    /// Valid only from tomorrow.
+    NotYetValid,
+    /// Names only `wrong-name.invalid`: no service name, no loopback address.
+    WrongName,
+    /// A CA certificate (`CA:TRUE`) presented as a leaf.
+    CaAsLeaf,
+    /// serverAuth only: not valid for client authentication.
+    NoClientAuth,
+}
+
+impl BadCert {
+    /// Every kind.
+    pub const ALL: [BadCert; 6] = [
+        BadCert::OtherCa,
+        BadCert::Expired,
+        BadCert::NotYetValid,
+        BadCert::WrongName,
+        BadCert::CaAsLeaf,
+        BadCert::NoClientAuth,
+    ];
+
+    /// Its name in file names and test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            BadCert::OtherCa => "other-ca",
+            BadCert::Expired => "expired",
+            BadCert::NotYetValid => "not-yet-valid",
+            BadCert::WrongName => "wrong-name",
+            BadCert::CaAsLeaf => "ca-as-leaf",
+            BadCert::NoClientAuth => "no-client-auth",
+        }
+    }
+
+    /// The leaf for identity `name`, spoiled this way (who signs it is the caller's business).
+    pub fn spec(self, name: &str) -> Result<LeafSpec> {
+        let mut spec = LeafSpec::identity(name, 30)?;
+        let now = OffsetDateTime::now_utc();
+        match self {
+            BadCert::OtherCa => {}
+            BadCert::Expired => {
+                spec.not_before = now - Duration::days(30);
+                spec.not_after = now - Duration::days(1);
+            }
+            BadCert::NotYetValid => {
+                spec.not_before = now + Duration::days(1);
+                spec.not_after = now + Duration::days(30);
+            }
+            BadCert::WrongName => {
+                spec.sans = vec![SanType::DnsName("wrong-name.invalid".try_into()?)];
+            }
+            BadCert::CaAsLeaf => spec.ca = true,
+            BadCert::NoClientAuth => spec.usages = vec![ExtendedKeyUsagePurpose::ServerAuth],
+        }
+        Ok(spec)
+    }
+}
+
 /// A leaf certificate and its private key, in PEM.
 pub struct Leaf {
     /// Certificate.
@@ -155,11 +221,13 @@ pub struct Leaf {
     pub key_pem: String,
 }
 
-/// A CA and leaves written to a directory: `ca.pem`, `ca-key.pem`, `NAME.pem`, `NAME-key.pem`.
+/// A CA and leaves written to a directory: `ca.pem`, `ca-key.pem`, `NAME.pem`, `NAME-key.pem`, and bad leaves
+/// `NAME.KIND.pem`, `NAME.KIND-key.pem` made on demand.
 #[derive(Debug)]
 pub struct Pki {
     dir: PathBuf,
     leaves: BTreeMap<String, (PathBuf, PathBuf)>,
+    bad: Mutex<BTreeMap<(String, BadCert), (PathBuf, PathBuf)>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -171,6 +239,7 @@ impl Pki {
         let mut pki = Pki {
             dir: temp.path().to_path_buf(),
             leaves: BTreeMap::new(),
+            bad: Mutex::default(),
             _temp: None,
         };
         write_private(&pki.ca_path(), authority.cert_pem())?;
@@ -183,15 +252,40 @@ impl Pki {
     }
 
     fn add(&mut self, authority: &Authority, name: &str, spec: &LeafSpec) -> Result<()> {
-        let leaf = authority.issue(spec)?;
-        let (cert, key) = (
-            self.dir.join(format!("{name}.pem")),
-            self.dir.join(format!("{name}-key.pem")),
-        );
-        write_private(&cert, &leaf.cert_pem)?;
-        write_private(&key, &leaf.key_pem)?;
-        self.leaves.insert(name.to_string(), (cert, key));
+        let files = write_leaf(&self.dir, name, &authority.issue(spec)?)?;
+        self.leaves.insert(name.to_string(), files);
         Ok(())
+    }
+
+    /// Certificate and key of identity `name` spoiled as `kind`, made on first use. Every kind but
+    /// [`BadCert::OtherCa`] is signed by this PKI's CA, so that it fails for its one reason only.
+    pub fn bad_identity(&self, name: &str, kind: BadCert) -> Result<(PathBuf, PathBuf)> {
+        let mut bad = self.bad.lock().expect("bad identities lock");
+        if let Some(files) = bad.get(&(name.to_string(), kind)) {
+            return Ok(files.clone());
+        }
+        let authority = match kind {
+            BadCert::OtherCa => Authority::generate("another CA, trusted by nobody")?,
+            _ => {
+                let read = |f: &str| {
+                    let path = self.dir.join(f);
+                    fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                };
+                Authority::from_pem(&read("ca.pem")?, &read("ca-key.pem")?)?
+            }
+        };
+        let leaf = authority.issue(&kind.spec(name)?)?;
+        let files = write_leaf(&self.dir, &format!("{name}.{}", kind.name()), &leaf)?;
+        bad.insert((name.to_string(), kind), files.clone());
+        Ok(files)
+    }
+
+    /// Writes `contents` to the private file `name` beside the certificates (a token, say) and returns its path.
+    pub fn write_private(&self, name: &str, contents: &str) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        write_private(&path, contents)?;
+        Ok(path)
     }
 
     /// The directory holding every file.
@@ -257,12 +351,25 @@ fn write_leaves(
         if !force && cert.exists() && key.exists() {
             continue;
         }
-        let leaf = authority.issue(&LeafSpec::identity(name, 365)?)?;
-        write_private(&cert, &leaf.cert_pem)?;
-        write_private(&key, &leaf.key_pem)?;
+        let (cert, key) = write_leaf(
+            dir,
+            name,
+            &authority.issue(&LeafSpec::identity(name, 365)?)?,
+        )?;
         written.extend([cert, key]);
     }
     Ok(written)
+}
+
+/// Writes `STEM.pem` and `STEM-key.pem` into `dir`.
+fn write_leaf(dir: &Path, stem: &str, leaf: &Leaf) -> Result<(PathBuf, PathBuf)> {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}-key.pem")),
+    );
+    write_private(&cert, &leaf.cert_pem)?;
+    write_private(&key, &leaf.key_pem)?;
+    Ok((cert, key))
 }
 
 /// Writes a file readable by its owner only (keys must not be world-readable; certificates do not mind).

@@ -181,5 +181,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     server_cert, server_key = _leaf(directory, "localhost", ca, ca_key,
                                     leaf + "extendedKeyUsage=serverAuth\n"
                                            "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    client_cert, client_key = _leaf(directory, "catalog-client", ca, ca_key, leaf + "extendedKeyUsage=clientAuth\n")
+    # The client carries the identity catalog: the name Discount lets in by default.
+    client_cert, client_key = _leaf(directory, "catalog-client", ca, ca_key,
+                                    leaf + "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:catalog\n")
     return Pki(ca, server_cert, server_key, client_cert, client_key, _ec_key(directory / "other.key"))

@@ -1,7 +1,10 @@
 //! What every contract test shares: the pool of running stacks and how a case names itself.
 #![allow(dead_code)]
 
+pub mod calls;
+
 use interop::{Lang, Security, Service, Stack, StackBuilder, StackPool};
+use interop_services::proto::ecommerce::{Customer, DiscountRequest, Product};
 
 /// Stacks shared by all tests of one test binary: each distinct stack starts once.
 pub static STACKS: StackPool = StackPool::new();
@@ -13,6 +16,35 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
         .service(Service::Discount, discount)
         .security(security)
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
+}
+
+/// The stack serving `service` in `lang`: Discount alone, or Catalog with a Discount in the same language.
+pub fn stack_for(service: Service, lang: Lang) -> StackBuilder {
+    let builder = Stack::builder()
+        .service(Service::Discount, lang)
+        .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"));
+    match service {
+        Service::Discount => builder,
+        _ => builder.service(service, lang),
+    }
+}
+
+/// A DiscountRequest for `customer` (John Snow's names) buying the iPhone at `price_in_cents`.
+pub fn discount_request(customer: Option<i32>, price_in_cents: i32) -> DiscountRequest {
+    DiscountRequest {
+        customer: customer.map(|id| Customer {
+            id,
+            first_name: "John".into(),
+            last_name: "Snow".into(),
+        }),
+        product: Some(Product {
+            id: 1,
+            slug: "iphone-x".into(),
+            description: "64GB, black and iOS 12".into(),
+            price_in_cents,
+            discount_value: None,
+        }),
+    }
 }
 
 /// The snapshot name of an rstest case: its description (`user_1`), shared by every cell of the matrix.
@@ -37,7 +69,7 @@ macro_rules! assert_shared_snapshot {
 // `products::case_1_user_1::catalog_2_python::discount_1_rust::security_2_mtls`.
 #[allow(non_upper_case_globals)]
 pub mod axes {
-    use interop::{Lang, Security};
+    use interop::{Lang, Security, Service};
 
     /// The Rust implementation.
     pub const rust: Lang = Lang::Rust;
@@ -47,4 +79,8 @@ pub mod axes {
     pub const tls: Security = Security::Tls;
     /// Server and client authentication.
     pub const mtls: Security = Security::MutualTls;
+    /// The gRPC service.
+    pub const discount: Service = Service::Discount;
+    /// The HTTP service.
+    pub const catalog: Service = Service::Catalog;
 }

@@ -207,11 +207,33 @@ async def serve(config: Config) -> None:
 
 
 async def _start_site(runner: web.AppRunner, config: Config) -> int:
-    ssl_context: ssl.SSLContext | None = config.server_tls.ssl_context() if config.server_tls else None
-    site = web.TCPSite(runner, config.listen.host, config.listen.port, ssl_context=ssl_context,
-                       shutdown_timeout=STOP_GRACE_SECONDS)
+    site: web.BaseSite
+    if config.server_tls is None:
+        site = web.TCPSite(runner, config.listen.host, config.listen.port, shutdown_timeout=STOP_GRACE_SECONDS)
+    else:
+        site = _TlsSite(runner, config.listen, config.server_tls.ssl_context())
     try:
         await site.start()
     except OSError as err:
         raise lifecycle.BindError(config.listen, lifecycle.describe_os_error(err)) from err
     return runner.addresses[0][1]
+
+
+class _TlsSite(web.BaseSite):
+    """aiohttp's TCPSite, except that TLS is accepted by `tls.handshaking`, which logs why a handshake failed."""
+
+    def __init__(self, runner: web.AppRunner, listen: cli.HostPort, context: ssl.SSLContext) -> None:
+        super().__init__(runner, shutdown_timeout=STOP_GRACE_SECONDS)
+        self._listen = listen
+        self._context = context
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._listen}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            tls.handshaking(server, self._context), self._listen.host, self._listen.port)

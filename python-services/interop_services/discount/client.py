@@ -1,7 +1,7 @@
 """A one-shot Discount client, so tests can make the grpcio client side of a call from any language's harness.
 
     python -m interop_services.discount.client --addr HOST:PORT [--ca ... [--cert ... --key ...]]
-        [--server-name NAME] --request-b64 BASE64 [--timeout-ms N]
+        [--server-name NAME] [--token-file PATH] --request-b64 BASE64 [--timeout-ms N]
 
 The request arrives as the base64 of a serialized DiscountRequest, so the caller controls every byte. One JSON line
 on stdout answers: {"code": "OK", "details": "", "response_b64": "..."}; the response is what this client decoded,
@@ -21,7 +21,7 @@ from typing import Sequence
 
 import grpc
 
-from interop_services import cli, tls
+from interop_services import auth, cli, tls
 from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
 
 PROG = "discount-client"
@@ -32,6 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     cli.add_upstream_flags(parser)
     parser.add_argument("--addr", required=True, metavar="HOST:PORT", help="Discount's address")
     parser.add_argument("--server-name", metavar="NAME", help="TLS name to verify (default: host of --addr)")
+    parser.add_argument("--token-file", metavar="PATH", help="send the bearer token in this file")
     parser.add_argument("--request-b64", required=True, metavar="BASE64", help="serialized DiscountRequest")
     parser.add_argument("--timeout-ms", type=cli.positive_int, default=10_000, metavar="N")
     return parser.parse_args(argv)
@@ -51,6 +52,12 @@ async def call(args: argparse.Namespace) -> dict[str, str]:
     except cli.ConfigError as err:
         cli.fail(PROG, err.what, err.why)
     request = _request(PROG, args.request_b64)
+    metadata = []
+    if args.token_file:
+        try:
+            metadata.append(("authorization", f"Bearer {auth.read_token('--token-file', args.token_file)}"))
+        except cli.ConfigError as err:
+            cli.fail(PROG, err.what, err.why)
     if client_tls is None:
         channel = grpc.aio.insecure_channel(str(addr))
     else:
@@ -59,7 +66,7 @@ async def call(args: argparse.Namespace) -> dict[str, str]:
     async with channel:
         try:
             response = await ecommerce_pb2_grpc.DiscountStub(channel).ApplyDiscount(
-                request, timeout=args.timeout_ms / 1000
+                request, timeout=args.timeout_ms / 1000, metadata=metadata
             )
         except grpc.aio.AioRpcError as err:
             return {"code": err.code().name, "details": err.details() or "", "response_b64": ""}

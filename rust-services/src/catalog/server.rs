@@ -221,8 +221,7 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
     let server = axum_server::Server::from_listener(listener).handle(handle);
     let served = match tls {
         Some(tls) => {
-            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.rustls_config());
-            let server = server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config));
+            let server = server.acceptor(tls.acceptor());
             lifecycle::graceful(server.serve(app.into_make_service())).await
         }
         None => lifecycle::graceful(server.serve(app.into_make_service())).await,

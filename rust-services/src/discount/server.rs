@@ -1,9 +1,12 @@
 //! The Discount gRPC server (tonic), with the standard health and reflection services.
 
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{AuthArgs, Guard};
 use crate::cli::{self, Failure, ServeArgs};
 use crate::lifecycle;
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -16,6 +19,10 @@ use super::pricing::discounted_product;
 /// The tutorial's default port.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:11443";
 
+/// The largest request Discount decodes: gRPC's customary 4 MiB, set explicitly so that every language refuses the
+/// same sizes (RESOURCE_EXHAUSTED).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// Command line of the `discount` binary.
 #[derive(clap::Parser, Debug)]
 #[command(name = "discount", about = "The tutorial's Discount gRPC service")]
@@ -23,7 +30,13 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub auth: AuthArgs,
 }
+
+/// The service's full gRPC name.
+const SERVICE_NAME: &str = <DiscountServer<DiscountService> as NamedService>::NAME;
 
 /// Implements `ecommerce.Discount`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -44,7 +57,9 @@ impl Discount for DiscountService {
 
 /// Serves Discount until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
-    let tls = ServerTls::from_args(&args.serve, &[])?;
+    let tls = ServerTls::from_args(&args.serve, &[b"h2"])?;
+    let mutual = tls.as_ref().is_some_and(ServerTls::mutual);
+    let guard = Guard::from_args(&args.auth, mutual, SERVICE_NAME)?;
     let (listener, addr) = cli::bind(args.serve.listen.as_deref(), DEFAULT_LISTEN).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -63,22 +78,21 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         .build_v1alpha()
         .map_err(|e| Failure::Runtime(e.into()))?;
 
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls.tonic_config())
-            .map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    let router = builder
+    let router = Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(DiscountServer::new(DiscountService));
+        .add_service(InterceptedService::new(
+            DiscountServer::new(DiscountService).max_decoding_message_size(MAX_REQUEST_BYTES),
+            guard.clone(),
+        ));
 
     tracing::info!(
         %addr,
         tls = tls.is_some(),
-        mtls = tls.as_ref().is_some_and(ServerTls::mutual),
+        mtls = mutual,
+        allowed_clients = guard.allowed().map(|a| a.join(",")).unwrap_or_else(|| "any".into()),
+        token = args.auth.token_file.is_some(),
         "serving discount"
     );
     lifecycle::announce_ready(&addr);
@@ -89,8 +103,15 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
             .set_not_serving::<DiscountServer<DiscountService>>()
             .await;
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping))
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))
+    let served = match &tls {
+        Some(tls) => {
+            let incoming = tls.acceptor().incoming(listener);
+            lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping)).await
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping)).await
+        }
+    };
+    served.map_err(|e| Failure::Runtime(e.into()))
 }
