@@ -10,34 +10,23 @@ use interop::{Lang, Security, Service};
 use rstest::{Context, rstest};
 
 use common::axes::{mtls, python, rust, tls};
-use common::{STACKS, case_name, catalog_stack};
+use common::{STACKS, calls, case_name, catalog_stack};
 
 /// What a client of Catalog sees: status, content type and the exact body bytes (JSON rendering included).
 async fn get_products(stack: &interop::Stack, user: Option<&str>) -> anyhow::Result<String> {
-    let mut request = stack
-        .http()?
-        .get(format!("{}/products", stack.url(Service::Catalog)?));
-    if let Some(user) = user {
-        request = request.header("X-USER-ID", user);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("?").to_string());
-    let body = response.text().await?;
-    if content_type.as_deref() == Some("application/json") {
-        serde_json::from_str::<serde_json::Value>(&body)
-            .map_err(|e| anyhow::anyhow!("the body is not JSON ({e}): {body:?}"))?;
-    }
-    // The length pins down what a text snapshot could hide, such as the JSON encoder's final newline.
-    Ok(format!(
-        "status: {}\ncontent-type: {}\nlength: {}\n\n{body}",
-        status.as_u16(),
-        content_type.unwrap_or_default(),
-        body.len()
-    ))
+    let headers: Vec<(&str, &str)> = user.map(|u| ("X-USER-ID", u)).into_iter().collect();
+    let addr = stack.addr(Service::Catalog)?;
+    calls::http(
+        Lang::Rust,
+        addr,
+        "catalog",
+        stack.clients(),
+        "GET",
+        "/products",
+        &headers,
+    )
+    .await?
+    .render()
 }
 
 #[rstest]

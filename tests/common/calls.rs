@@ -88,31 +88,23 @@ async fn discount_python(
     token: Option<&str>,
 ) -> Result<GrpcAnswer> {
     let env = interop::python::ensure()?;
+    // In files, not arguments: a request may be larger than one argument may be (128 KiB on Linux).
+    let dir = tempfile::tempdir()?;
+    let request_file = dir.path().join("request.bin");
+    std::fs::write(&request_file, request.encode_to_vec())?;
     let mut command = tokio::process::Command::new(&env.python);
     command
-        .args([
-            "-m",
-            "interop_services.discount.client",
-            "--server-name",
-            "discount",
-        ])
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--request-b64")
-        .arg(BASE64.encode(request.encode_to_vec()))
+        .args(["-m", "interop_services.discount.client"])
+        .args(["--server-name", "discount", "--addr", &addr.to_string()])
+        .arg("--request-file")
+        .arg(&request_file)
         .args(client.flags());
-    // Kept until the client has run: it reads the token from the file.
-    let token_file = match token {
-        Some(token) => {
-            let file = tempfile::NamedTempFile::new()?;
-            std::fs::write(file.path(), token)?;
-            command.arg("--token-file").arg(file.path());
-            Some(file)
-        }
-        None => None,
-    };
+    if let Some(token) = token {
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, token)?;
+        command.arg("--token-file").arg(token_file);
+    }
     let answer = run_json(command, "interop_services.discount.client").await?;
-    drop(token_file);
     let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
     let response = match answer["response_b64"].as_str() {
         Some(b64) if !b64.is_empty() => {
@@ -142,6 +134,27 @@ pub struct HttpAnswer {
     pub body: String,
     /// Everything the client library said about a failure, for classification.
     pub error: String,
+}
+
+impl HttpAnswer {
+    /// What a snapshot holds of a response: status, content type, body length (it pins down what a text snapshot
+    /// could hide, such as the JSON encoder's final newline) and the exact body. A JSON content type must come
+    /// with a JSON body; no response at all is an error that names the client's.
+    pub fn render(&self) -> Result<String> {
+        let Some(status) = self.status else {
+            anyhow::bail!("no response: {}", self.error);
+        };
+        if self.content_type == "application/json" {
+            serde_json::from_str::<serde_json::Value>(&self.body)
+                .with_context(|| format!("the body is not JSON: {:?}", self.body))?;
+        }
+        Ok(format!(
+            "status: {status}\ncontent-type: {}\nlength: {}\n\n{}",
+            self.content_type,
+            self.body.len(),
+            self.body
+        ))
+    }
 }
 
 /// One HTTP request from `lang`'s client to `addr`, verifying the name `server_name` under TLS.
