@@ -288,3 +288,73 @@ async fn ca_certificate_as_leaf(#[values(discount, catalog)] service: Service) {
         &lines.join("\n")
     );
 }
+
+/// After everything: one server of each kind, fresh, takes every refusal above from both client languages (and
+/// random bytes), then still answers both client languages as it did before.
+#[rstest]
+#[tokio::test]
+async fn serves_on_after_every_refusal(
+    #[values(discount, catalog)] service: Service,
+    #[values(rust, python)] server: Lang,
+) {
+    // Its own stack, started here, so that nothing else has touched it.
+    let stack = stack_for(service, server)
+        .security(Security::MutualTls)
+        .start()
+        .await
+        .expect("the stack starts");
+    let bad_clients = [
+        Client::Anonymous,
+        Client::Plaintext,
+        Client::Presenting(BadCert::OtherCa),
+        Client::Presenting(BadCert::Expired),
+        Client::Presenting(BadCert::NotYetValid),
+        Client::Presenting(BadCert::NoClientAuth),
+    ];
+    let good = |answer: Attempt| match answer {
+        Attempt::Served(answer) => answer,
+        Attempt::Refused(error) => panic!("{} refused a good client: {error}", stack.name()),
+    };
+    let before: Vec<String> = good_calls(&stack, service, good).await;
+    for client in Lang::ALL {
+        for bad in bad_clients {
+            let caller = bad.security(&stack);
+            if let Attempt::Served(answer) = attempt(&stack, service, client, &caller).await {
+                panic!("{client} client, {}, was served: {answer}", bad.describe());
+            }
+        }
+    }
+    let addr = stack.addr(service).expect("the service runs");
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut socket = std::net::TcpStream::connect(addr).expect("the port accepts connections");
+        // Not TLS: 4 KiB of one byte.
+        let _ = socket.write_all(&[0x5a; 4096]);
+    })
+    .await
+    .expect("the writer ran");
+    let after = good_calls(&stack, service, good).await;
+    assert_eq!(
+        before,
+        after,
+        "{} answers good clients differently after the refusals",
+        stack.name()
+    );
+    stack
+        .check(service)
+        .await
+        .expect("the server still serves a good client");
+}
+
+/// A good call from each client language, in order: what each was answered.
+async fn good_calls(
+    stack: &Stack,
+    service: Service,
+    good: impl Fn(Attempt) -> String,
+) -> Vec<String> {
+    let mut answers = Vec::new();
+    for client in Lang::ALL {
+        answers.push(good(attempt(stack, service, client, stack.clients()).await));
+    }
+    answers
+}

@@ -384,3 +384,120 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     file.write_all(contents.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::server::WebPkiClientVerifier;
+    use rustls::server::danger::ClientCertVerifier;
+    use rustls::{CertificateError, Error};
+
+    use super::*;
+
+    /// rustls's verdict on `cert` as a server certificate for `discount` and as a client certificate.
+    fn verdicts(pki: &Pki, cert: &Path) -> (Result<(), Error>, Result<(), Error>) {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(pki.ca_path()).unwrap())
+            .unwrap();
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let leaf = CertificateDer::from_pem_file(cert).unwrap();
+        let now = UnixTime::now();
+        let as_server =
+            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                .build()
+                .unwrap()
+                .verify_server_cert(
+                    &leaf,
+                    &[],
+                    &ServerName::try_from("discount").unwrap(),
+                    &[],
+                    now,
+                )
+                .map(drop);
+        let as_client = WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()
+            .unwrap()
+            .verify_client_cert(&leaf, &[], now)
+            .map(drop);
+        (as_server, as_client)
+    }
+
+    #[test]
+    fn each_bad_certificate_fails_for_its_one_reason() {
+        let pki = Pki::temporary(&["discount"]).unwrap();
+        let (good, _) = pki.identity("discount").unwrap();
+        assert!(matches!(verdicts(&pki, good), (Ok(()), Ok(()))));
+        let invalid = |e: &Result<(), Error>| match e {
+            Err(Error::InvalidCertificate(why)) => Some(why.clone()),
+            _ => None,
+        };
+        for bad in BadCert::ALL {
+            let (cert, _) = pki.bad_identity("discount", bad).unwrap();
+            let (as_server, as_client) = verdicts(&pki, &cert);
+            let (server_why, client_why) = (invalid(&as_server), invalid(&as_client));
+            let expected = match bad {
+                BadCert::OtherCa => {
+                    matches!(server_why, Some(CertificateError::UnknownIssuer))
+                        && matches!(client_why, Some(CertificateError::UnknownIssuer))
+                }
+                BadCert::Expired => {
+                    matches!(server_why, Some(CertificateError::ExpiredContext { .. }))
+                        && matches!(client_why, Some(CertificateError::ExpiredContext { .. }))
+                }
+                BadCert::NotYetValid => {
+                    matches!(
+                        server_why,
+                        Some(CertificateError::NotValidYetContext { .. })
+                    ) && matches!(
+                        client_why,
+                        Some(CertificateError::NotValidYetContext { .. })
+                    )
+                }
+                // Names matter to a client checking a server, not to a server checking a client.
+                BadCert::WrongName => {
+                    matches!(
+                        server_why,
+                        Some(CertificateError::NotValidForNameContext { .. })
+                    ) && as_client.is_ok()
+                }
+                BadCert::CaAsLeaf => {
+                    format!("{as_server:?}").contains("CaUsedAsEndEntity")
+                        && format!("{as_client:?}").contains("CaUsedAsEndEntity")
+                }
+                BadCert::NoClientAuth => {
+                    as_server.is_ok()
+                        && matches!(
+                            client_why,
+                            Some(CertificateError::InvalidPurposeContext { .. })
+                        )
+                }
+            };
+            assert!(
+                expected,
+                "{bad:?}: as server {as_server:?}, as client {as_client:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_identities_are_made_once() {
+        let pki = Pki::temporary(&[]).unwrap();
+        let first = pki.bad_identity("client", BadCert::Expired).unwrap();
+        let cert = fs::read(&first.0).unwrap();
+        let again = pki.bad_identity("client", BadCert::Expired).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            fs::read(&again.0).unwrap(),
+            cert,
+            "the certificate was made again"
+        );
+        assert!(first.0.ends_with("client.expired.pem"));
+    }
+}

@@ -262,3 +262,301 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(" <- ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Texts seen from each library in the refusal matrix (tests/refusals.rs), shortened where they repeat.
+    const CLIENT_TEXTS: &[(&str, Refusal)] = &[
+        // tonic and reqwest (rustls): their own verdicts.
+        (
+            "UNAVAILABLE: transport error <- invalid peer certificate: UnknownIssuer",
+            Refusal::UntrustedServer,
+        ),
+        (
+            "invalid peer certificate: certificate not valid for name \"discount\"; certificate is only valid for DnsName(\"wrong-name.invalid\")",
+            Refusal::NameMismatch,
+        ),
+        (
+            "invalid peer certificate: certificate expired: verification time 1795286965 (UNIX), but certificate is not valid after 1795200565 (86400 seconds ago)",
+            Refusal::Expired,
+        ),
+        (
+            "invalid peer certificate: certificate not valid yet: verification time 1795286967 (UNIX), but certificate is not valid before 1795373367 (86400 seconds in future)",
+            Refusal::NotYetValid,
+        ),
+        (
+            "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+            Refusal::CaAsServer,
+        ),
+        (
+            "client error (Connect) <- received corrupt message of type InvalidContentType",
+            Refusal::ProtocolMismatch,
+        ),
+        // tonic and reqwest: the server's alert, when read.
+        (
+            "UNKNOWN: transport error <- connection error <- received fatal alert: CertificateRequired",
+            Refusal::ClientCertRequired,
+        ),
+        (
+            "connection error <- received fatal alert: UnknownCA",
+            Refusal::ClientCertUntrusted,
+        ),
+        (
+            "connection error <- received fatal alert: CertificateExpired",
+            Refusal::ClientCertExpired,
+        ),
+        (
+            "connection error <- received fatal alert: UnsupportedCertificate",
+            Refusal::ClientCertWrongUsage,
+        ),
+        (
+            "connection error <- received fatal alert: CertificateUnknown",
+            Refusal::ClientCertRejected,
+        ),
+        // tonic and reqwest: no reason.
+        (
+            "CANCELLED: operation was canceled <- connection closed",
+            Refusal::Closed,
+        ),
+        (
+            "UNKNOWN: connection error <- stream closed because of a broken pipe",
+            Refusal::Closed,
+        ),
+        (
+            "connection error <- peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+            Refusal::Closed,
+        ),
+        (
+            "client error (SendRequest) <- connection error <- Connection reset by peer (os error 104)",
+            Refusal::Closed,
+        ),
+        (
+            "client error (SendRequest) <- connection closed before message completed",
+            Refusal::Closed,
+        ),
+        // tonic and reqwest, plaintext against TLS: the alert read as HTTP.
+        (
+            "INTERNAL: h2 protocol error: http2 error <- connection error detected: frame with invalid size",
+            Refusal::ProtocolMismatch,
+        ),
+        (
+            "client error (SendRequest) <- invalid HTTP version parsed",
+            Refusal::ProtocolMismatch,
+        ),
+        // grpcio (BoringSSL).
+        (
+            "UNAVAILABLE: failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:42277: Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate: OK",
+            Refusal::UntrustedServer,
+        ),
+        (
+            "UNAVAILABLE: failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:35229: Custom verification check failed with error: UNAUTHENTICATED: Hostname Verification Check failed.",
+            Refusal::NameMismatch,
+        ),
+        (
+            "CERTIFICATE_VERIFY_FAILED: certificate has expired: OK",
+            Refusal::Expired,
+        ),
+        (
+            "CERTIFICATE_VERIFY_FAILED: certificate is not yet valid: OK",
+            Refusal::NotYetValid,
+        ),
+        (
+            "Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER: Invalid certificate verification context: OK",
+            Refusal::ProtocolMismatch,
+        ),
+        (
+            "UNAVAILABLE: failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:44563: Unwrap failed (TSI_DATA_CORRUPTED)",
+            Refusal::Closed,
+        ),
+        (
+            "UNAVAILABLE: failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:41405: Socket closed",
+            Refusal::Closed,
+        ),
+        // aiohttp (OpenSSL).
+        (
+            "ClientConnectorCertificateError: Cannot connect to host 127.0.0.1:37831 <- SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)",
+            Refusal::UntrustedServer,
+        ),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'catalog'. (_ssl.c:1006)",
+            Refusal::NameMismatch,
+        ),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)",
+            Refusal::Expired,
+        ),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate is not yet valid (_ssl.c:1006)",
+            Refusal::NotYetValid,
+        ),
+        (
+            "SSLError: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)",
+            Refusal::ClientCertRequired,
+        ),
+        (
+            "SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:2580)",
+            Refusal::ClientCertUntrusted,
+        ),
+        (
+            "SSLError: [SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate expired (_ssl.c:2580)",
+            Refusal::ClientCertExpired,
+        ),
+        (
+            "SSLError: [SSL: SSLV3_ALERT_UNSUPPORTED_CERTIFICATE] sslv3 alert unsupported certificate (_ssl.c:2580)",
+            Refusal::ClientCertWrongUsage,
+        ),
+        (
+            "SSLError: [SSL: SSLV3_ALERT_CERTIFICATE_UNKNOWN] sslv3 alert certificate unknown (_ssl.c:2580)",
+            Refusal::ClientCertRejected,
+        ),
+        (
+            "SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+            Refusal::ProtocolMismatch,
+        ),
+        (
+            "ClientResponseError: 400, message='Invalid HTTP status line' <- BadStatusLine: 400, message:\n    Expected HTTP/, RTSP/ or ICE/:\n    b'\\x15\\x03\\x03\\x00\\x02\\x022'",
+            Refusal::ProtocolMismatch,
+        ),
+        (
+            "ServerDisconnectedError: Server disconnected",
+            Refusal::Closed,
+        ),
+        (
+            "ClientOSError: [Errno 104] Connection reset by peer <- ConnectionResetError: [Errno 104] Connection reset by peer",
+            Refusal::Closed,
+        ),
+    ];
+
+    /// Log lines of each server when it refused a handshake.
+    const SERVER_TEXTS: &[(&str, Refusal)] = &[
+        // Rust services (rustls).
+        (
+            "WARN interop_services::tls: tls handshake failed peer=127.0.0.1:40514 error=peer sent no certificates",
+            Refusal::ClientCertRequired,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=invalid peer certificate: UnknownIssuer",
+            Refusal::ClientCertUntrusted,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=invalid peer certificate: certificate expired: verification time 1795287779 (UNIX), but certificate is not valid after 1795201379 (86400 seconds ago)",
+            Refusal::ClientCertExpired,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=invalid peer certificate: certificate not valid yet: verification time 1795287781 (UNIX), but certificate is not valid before 1795374181 (86400 seconds in future)",
+            Refusal::ClientCertNotYetValid,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=invalid peer certificate: certificate does not allow extended key usage for client authentication, allows server authentication",
+            Refusal::ClientCertWrongUsage,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+            Refusal::ClientCertRejected,
+        ),
+        (
+            "tls handshake failed peer=127.0.0.1:40514 error=received corrupt message of type InvalidContentType",
+            Refusal::ProtocolMismatch,
+        ),
+        // The Python HTTPS server (OpenSSL).
+        (
+            "WARNING interop.tls: tls handshake failed peer=127.0.0.1:46072 error=[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate",
+            Refusal::ClientCertRequired,
+        ),
+        (
+            "error=[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+            Refusal::ClientCertUntrusted,
+        ),
+        (
+            "error=[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired",
+            Refusal::ClientCertExpired,
+        ),
+        (
+            "error=[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate is not yet valid",
+            Refusal::ClientCertNotYetValid,
+        ),
+        (
+            "error=[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unsuitable certificate purpose",
+            Refusal::ClientCertWrongUsage,
+        ),
+        (
+            "error=[SSL: HTTP_REQUEST] http request",
+            Refusal::ProtocolMismatch,
+        ),
+        // grpcio's own log (BoringSSL).
+        (
+            "I1121 18:51:12.446883   32615 ssl_transport_security.cc:2563] Handshake failed with error SSL_ERROR_SSL: error:100000c0:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE: Invalid certificate verification context",
+            Refusal::ClientCertRequired,
+        ),
+        (
+            "Handshake failed with error SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate",
+            Refusal::ClientCertUntrusted,
+        ),
+        (
+            "Handshake failed with error SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: certificate has expired",
+            Refusal::ClientCertExpired,
+        ),
+        (
+            "Handshake failed with error SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: certificate is not yet valid",
+            Refusal::ClientCertNotYetValid,
+        ),
+        (
+            "Handshake failed with error SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: unsupported certificate purpose",
+            Refusal::ClientCertWrongUsage,
+        ),
+        (
+            "Handshake failed with error SSL_ERROR_SSL: error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER: Invalid certificate verification context",
+            Refusal::ProtocolMismatch,
+        ),
+    ];
+
+    #[test]
+    fn every_observed_text_has_its_class() {
+        for (side, texts) in [(Side::Client, CLIENT_TEXTS), (Side::Server, SERVER_TEXTS)] {
+            for &(text, want) in texts {
+                assert_eq!(classify(side, text), Some(want), "{side:?}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_words_mean_opposite_things_by_side() {
+        let text = "invalid peer certificate: UnknownIssuer";
+        assert_eq!(classify(Side::Client, text), Some(Refusal::UntrustedServer));
+        assert_eq!(
+            classify(Side::Server, text),
+            Some(Refusal::ClientCertUntrusted)
+        );
+    }
+
+    #[test]
+    fn unknown_texts_have_no_class() {
+        assert_eq!(classify(Side::Client, "deadline exceeded"), None);
+        assert_eq!(classify(Side::Server, "serving discount"), None);
+    }
+
+    #[test]
+    fn what_a_client_may_report() {
+        assert!(Refusal::ClientCertRequired.reported_as(Refusal::ClientCertRequired));
+        assert!(Refusal::ClientCertRequired.reported_as(Refusal::Closed));
+        assert!(Refusal::ClientCertNotYetValid.reported_as(Refusal::ClientCertExpired));
+        assert!(!Refusal::ClientCertRequired.reported_as(Refusal::ClientCertUntrusted));
+        // A client that refuses the server knows why: "closed" is not an answer there.
+        assert!(!Refusal::UntrustedServer.reported_as(Refusal::Closed));
+    }
+
+    #[test]
+    fn handshake_failures_are_recognised_in_every_server_log() {
+        assert!(is_handshake_failure(
+            "WARN interop_services::tls: tls handshake failed peer=1.2.3.4:5 error=x"
+        ));
+        assert!(is_handshake_failure(
+            "I1121 ssl_transport_security.cc:2563] Handshake failed with error SSL_ERROR_SSL"
+        ));
+        assert!(!is_handshake_failure(
+            "INFO interop.discount: serving discount"
+        ));
+    }
+}
