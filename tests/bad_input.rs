@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use interop::refusal::{Side, classify, is_handshake_failure};
 use interop::{Lang, Security, Service, Stack};
 use interop_services::proto::ecommerce::DiscountRequest;
 use prost::Message;
@@ -19,7 +18,7 @@ use rstest::{Context, rstest};
 
 use common::axes::{catalog, discount, python, rust};
 use common::calls::{self, CALL_LIMIT};
-use common::{STACKS, case_name, discount_request, stack_for};
+use common::{STACKS, case_name, discount_request, server_reason, stack_for};
 
 /// The request size limit both Discount servers set explicitly (4 MiB).
 const MAX_REQUEST_BYTES: usize = interop_services::discount::server::MAX_REQUEST_BYTES;
@@ -202,12 +201,7 @@ async fn random_bytes_on_the_port(
         "{} did not close the connection within {CALL_LIMIT:?}",
         stack.name()
     );
-    let line = stack
-        .wait_for_log_line(service, is_handshake_failure, CALL_LIMIT)
-        .await
-        .expect("the server logs the failed handshake");
-    let logged = classify(Side::Server, &line)
-        .unwrap_or_else(|| panic!("no class for the server's log line (add a rule): {line}"));
+    let (logged, _) = server_reason(&stack, service).await;
     assert_shared_snapshot!(
         "random_bytes_on_the_port",
         "4 KiB of random bytes written to the TLS port",

@@ -6,18 +6,13 @@
 #[macro_use]
 mod common;
 
-use std::time::Duration;
-
 use interop::clients::ClientSecurity;
-use interop::refusal::{Refusal, Side, classify, is_handshake_failure};
+use interop::refusal::{Side, classify};
 use interop::{BadCert, Lang, Security, Service, Stack, StackBuilder};
 use rstest::{Context, rstest};
 
 use common::axes::{catalog, discount, python, rust};
-use common::{STACKS, calls, case_name, discount_request, stack_for};
-
-/// How long a server has to log a handshake it refused (the line travels through a pipe after the refusal).
-const LOG_LIMIT: Duration = Duration::from_secs(10);
+use common::{STACKS, calls, case_name, discount_request, server_reason, stack_for};
 
 /// How the server under test is set up.
 #[derive(Debug, Clone, Copy)]
@@ -161,17 +156,6 @@ async fn attempt(
             }
         }
     }
-}
-
-/// Why the server refused, as its log says (the latest failed handshake it logged; the stack is this case's own).
-async fn server_reason(stack: &Stack, service: Service) -> (Refusal, String) {
-    let line = stack
-        .wait_for_log_line(service, is_handshake_failure, LOG_LIMIT)
-        .await
-        .unwrap_or_else(|e| panic!("the server logged no failed handshake: {e:#}"));
-    let reason = classify(Side::Server, &line)
-        .unwrap_or_else(|| panic!("no class for the server's log line (add a rule): {line}"));
-    (reason, line)
 }
 
 #[rstest]

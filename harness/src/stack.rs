@@ -81,7 +81,7 @@ impl StackBuilder {
 
     /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
     pub async fn start(self) -> Result<Stack> {
-        for (service, _) in &self.services {
+        for service in self.services.keys() {
             for upstream in service.upstreams() {
                 if !self.services.contains_key(upstream) {
                     bail!("{service} calls {upstream}, which is not in the stack");

@@ -41,15 +41,22 @@ pub async fn discount(
     request: &DiscountRequest,
     token: Option<&str>,
 ) -> Result<GrpcAnswer> {
-    let call = async {
+    bounded(lang, "gRPC", async {
         match lang {
             Lang::Rust => discount_rust(addr, client, request, token).await,
             Lang::Python => discount_python(addr, client, request, token).await,
         }
-    };
+    })
+    .await
+}
+
+/// `call`, failed if it has no outcome within [`CALL_LIMIT`]: a hang is a failure of its own.
+async fn bounded<T>(lang: Lang, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::time::timeout(CALL_LIMIT, call)
         .await
-        .with_context(|| format!("the {lang} gRPC client hung: no outcome within {CALL_LIMIT:?}"))?
+        .with_context(|| {
+            format!("the {lang} {what} client hung: no outcome within {CALL_LIMIT:?}")
+        })?
 }
 
 async fn discount_rust(
@@ -167,15 +174,13 @@ pub async fn http(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<HttpAnswer> {
-    let call = async {
+    bounded(lang, "HTTP", async {
         match lang {
             Lang::Rust => http_rust(addr, server_name, client, method, path, headers).await,
             Lang::Python => http_python(addr, server_name, client, method, path, headers).await,
         }
-    };
-    tokio::time::timeout(CALL_LIMIT, call)
-        .await
-        .with_context(|| format!("the {lang} HTTP client hung: no outcome within {CALL_LIMIT:?}"))?
+    })
+    .await
 }
 
 async fn http_rust(

@@ -3,6 +3,7 @@
 
 pub mod calls;
 
+use interop::refusal::{Refusal, Side, classify, is_handshake_failure};
 use interop::{Lang, Security, Service, Stack, StackBuilder, StackPool};
 use interop_services::proto::ecommerce::{Customer, DiscountRequest, Product};
 
@@ -45,6 +46,18 @@ pub fn discount_request(customer: Option<i32>, price_in_cents: i32) -> DiscountR
             discount_value: None,
         }),
     }
+}
+
+/// Why `service` refused a handshake, as its log says: the latest failed handshake it logged (give the stack a
+/// tag if other tests could have made one). The line travels through a pipe after the refusal, hence the wait.
+pub async fn server_reason(stack: &Stack, service: Service) -> (Refusal, String) {
+    let line = stack
+        .wait_for_log_line(service, is_handshake_failure, calls::CALL_LIMIT)
+        .await
+        .unwrap_or_else(|e| panic!("the server logged no failed handshake: {e:#}"));
+    let reason = classify(Side::Server, &line)
+        .unwrap_or_else(|| panic!("no class for the server's log line (add a rule): {line}"));
+    (reason, line)
 }
 
 /// The snapshot name of an rstest case: its description (`user_1`), shared by every cell of the matrix.
