@@ -1,7 +1,7 @@
 //! Clients for the test process. By default they are secured as the stack is: they trust the stack's CA and, under
-//! mutual TLS, present the `client` identity; refusal tests derive other clients from that (no identity, a bad one,
-//! plaintext against TLS, TLS against plaintext). Build them per use: a client is bound to the runtime it was
-//! built on.
+//! mutual TLS, present the `client` identity. Refusal tests make others: trusting the CA but presenting no identity
+//! or a bad one, plaintext against TLS, TLS against plaintext. Build them per use: a client is bound to the runtime
+//! it was built on.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -91,14 +91,6 @@ impl ClientSecurity {
         Ok(self)
     }
 
-    /// The same, presenting no certificate.
-    pub fn anonymous(mut self) -> Self {
-        if let Some(tls) = &mut self.tls {
-            tls.identity = None;
-        }
-        self
-    }
-
     /// The same, accepting any server certificate: only for checking that a server deliberately given a bad
     /// certificate is up (HTTP clients only; a gRPC channel refuses it).
     pub fn accepting_any_server(mut self) -> Self {
@@ -163,7 +155,7 @@ impl ClientSecurity {
     }
 
     /// The rustls configuration of this client, offering `alpn`. Plaintext has none: an error.
-    pub fn rustls_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig> {
+    fn rustls_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig> {
         let Some(tls) = &self.tls else {
             bail!("a plaintext client has no TLS configuration");
         };

@@ -132,4 +132,5 @@ def test_missing_token_file(tmp_path: Path) -> None:
 def test_empty_token_file(tmp_path: Path) -> None:
     empty = tmp_path / "token"
     empty.write_text("\n")
-    assert_one_line_error(run("discount", "--token-file", empty), "discount", 2, f"--token-file {empty}: holds no token")
+    assert_one_line_error(run("discount", "--token-file", empty), "discount", 2,
+                          f"--token-file {empty}: holds no token")
