@@ -7,7 +7,7 @@ CARGO ?= cargo
 RUN_DIR := target/interop
 INTEROP := target/debug/interop
 # The contract tests that make up the language matrix.
-MATRIX_TESTS := --test catalog --test discount --test tutorial --test refusals --test identity --test bad_input
+MATRIX_TESTS := --test catalog --test discount --test order --test tutorial --test refusals --test identity --test bad_input
 
 .PHONY: help keys python stubs test test-rust test-python interop clean
 

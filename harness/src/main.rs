@@ -35,6 +35,12 @@ enum Command {
         /// Discount's language.
         #[arg(long, default_value = "rust")]
         discount: Lang,
+        /// Order's language (omit to leave Order out; it needs --payment).
+        #[arg(long, requires = "payment")]
+        order: Option<Lang>,
+        /// Payment's language (omit to leave Payment out).
+        #[arg(long)]
+        payment: Option<Lang>,
         /// plaintext, tls or mtls.
         #[arg(long, default_value = "mtls")]
         security: Security,
@@ -83,9 +89,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Up {
             catalog,
             discount,
+            order,
+            payment,
             security,
         } => {
-            interop::runtime::get().block_on(up(catalog, discount, security))?;
+            let optional = [
+                (Service::Catalog, catalog),
+                (Service::Order, order),
+                (Service::Payment, payment),
+            ];
+            interop::runtime::get().block_on(up(discount, optional, security))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Python => {
@@ -111,13 +124,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn up(catalog: Option<Lang>, discount: Lang, security: Security) -> Result<()> {
+async fn up(
+    discount: Lang,
+    optional: [(Service, Option<Lang>); 3],
+    security: Security,
+) -> Result<()> {
     let mut builder = Stack::builder()
         .service(Service::Discount, discount)
         .security(security)
         .backend(Backend::from_env()?);
-    if let Some(lang) = catalog {
-        builder = builder.service(Service::Catalog, lang);
+    for (service, lang) in optional {
+        if let Some(lang) = lang {
+            builder = builder.service(service, lang);
+        }
     }
     let stack = builder.start().await?;
     let mut stdout = std::io::stdout().lock();

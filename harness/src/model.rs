@@ -11,6 +11,10 @@ use serde::Serialize;
 pub enum Service {
     /// The tutorial's Discount gRPC service.
     Discount,
+    /// The book's Payment gRPC service: one charge per order.
+    Payment,
+    /// The book's Order gRPC service; calls Discount and Payment.
+    Order,
     /// The tutorial's Catalog HTTP service; calls Discount.
     Catalog,
 }
@@ -26,12 +30,19 @@ pub enum Protocol {
 
 impl Service {
     /// Every service, in start order (upstreams first).
-    pub const ALL: [Service; 2] = [Service::Discount, Service::Catalog];
+    pub const ALL: [Service; 4] = [
+        Service::Discount,
+        Service::Payment,
+        Service::Order,
+        Service::Catalog,
+    ];
 
     /// Its name: the binary, the Python module, the certificate identity and the flag prefix (`--discount-addr`).
     pub fn name(self) -> &'static str {
         match self {
             Service::Discount => "discount",
+            Service::Payment => "payment",
+            Service::Order => "order",
             Service::Catalog => "catalog",
         }
     }
@@ -39,7 +50,7 @@ impl Service {
     /// What it speaks.
     pub fn protocol(self) -> Protocol {
         match self {
-            Service::Discount => Protocol::Grpc,
+            Service::Discount | Service::Payment | Service::Order => Protocol::Grpc,
             Service::Catalog => Protocol::Http,
         }
     }
@@ -47,9 +58,15 @@ impl Service {
     /// The services it calls.
     pub fn upstreams(self) -> &'static [Service] {
         match self {
-            Service::Discount => &[],
+            Service::Discount | Service::Payment => &[],
+            Service::Order => &[Service::Discount, Service::Payment],
             Service::Catalog => &[Service::Discount],
         }
+    }
+
+    /// Whether it keeps data in a database file (`--db PATH`).
+    pub fn has_database(self) -> bool {
+        matches!(self, Service::Order | Service::Payment)
     }
 }
 
@@ -137,7 +154,16 @@ macro_rules! named {
     };
 }
 
-named!(Service, "service", [Service::Discount, Service::Catalog]);
+named!(
+    Service,
+    "service",
+    [
+        Service::Discount,
+        Service::Payment,
+        Service::Order,
+        Service::Catalog
+    ]
+);
 named!(Lang, "language", [Lang::Rust, Lang::Python]);
 named!(
     Security,

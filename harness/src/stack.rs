@@ -32,6 +32,7 @@ use crate::{python, ready, workspace};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StackBuilder {
     services: BTreeMap<Service, Lang>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     security: Security,
     backend: Backend,
     bad_identities: BTreeMap<Service, BadCert>,
@@ -43,6 +44,19 @@ impl StackBuilder {
     /// Adds `service`, implemented in `lang`.
     pub fn service(mut self, service: Service, lang: Lang) -> Self {
         self.services.insert(service, lang);
+        self
+    }
+
+    /// Extra flags for `service`, after the contract's (such as Discount's test-only `--delay-ms`).
+    pub fn args<I, S>(mut self, service: Service, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args
+            .entry(service)
+            .or_default()
+            .extend(args.into_iter().map(Into::into));
         self
     }
 
@@ -103,6 +117,7 @@ impl StackBuilder {
         identities.push(CLIENT_IDENTITY);
         let pki = Pki::temporary(&identities)?;
         let clients = ClientSecurity::new(self.security, &pki)?;
+        let data = tempfile::Builder::new().prefix("interop-data-").tempdir()?;
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
@@ -110,8 +125,10 @@ impl StackBuilder {
             tokens: self.tokens,
             tag: self.tag,
             members: BTreeMap::new(),
+            extra_args: self.extra_args,
             clients,
             pki,
+            data,
         };
         for service in Service::ALL {
             if let Some(&lang) = self.services.get(&service) {
@@ -138,8 +155,11 @@ pub struct Stack {
     tokens: BTreeMap<Service, String>,
     tag: Option<String>,
     members: BTreeMap<Service, Member>,
+    extra_args: BTreeMap<Service, Vec<String>>,
     clients: ClientSecurity,
     pki: Pki,
+    /// The services' database files: one per service, kept across its stops and starts, removed with the stack.
+    data: tempfile::TempDir,
 }
 
 impl Stack {
@@ -147,6 +167,7 @@ impl Stack {
     pub fn builder() -> StackBuilder {
         StackBuilder {
             services: BTreeMap::new(),
+            extra_args: BTreeMap::new(),
             security: Security::MutualTls,
             backend: Backend::Local,
             bad_identities: BTreeMap::new(),
@@ -251,6 +272,10 @@ impl Stack {
                 upstream.name().to_string(),
             ]);
         }
+        if let Some(db) = self.database(service) {
+            args.extend(["--db".into(), path(&db)]);
+        }
+        args.extend(self.extra_args.get(&service).into_iter().flatten().cloned());
         Ok(Launch {
             service,
             lang,
@@ -258,6 +283,13 @@ impl Stack {
             args,
             env,
         })
+    }
+
+    /// The database file of `service`, if it keeps one (the same path across its restarts).
+    pub fn database(&self, service: Service) -> Option<std::path::PathBuf> {
+        service
+            .has_database()
+            .then(|| self.data.path().join(format!("{service}.sqlite3")))
     }
 
     /// `catalog=rust/discount=python/security=mtls`: the stack's axes, as test names and reports show them.
@@ -332,6 +364,11 @@ impl Stack {
     pub fn grpc_channel(&self, service: Service) -> Result<tonic::transport::Channel> {
         self.clients
             .grpc_channel(self.addr(service)?, service.name())
+    }
+
+    /// The process id of `service`, when it runs as a local process.
+    pub fn pid(&self, service: Service) -> Result<Option<u32>> {
+        Ok(self.member(service)?.instance.pid())
     }
 
     /// The last lines `service` wrote.
@@ -425,8 +462,14 @@ impl Stack {
         for (service, member) in &self.members {
             let addr = member.instance.addr();
             let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if let Some(pid) = member.instance.pid() {
+                entry["pid"] = json!(pid);
+            }
             if service.protocol() == Protocol::Http {
                 entry["url"] = json!(self.url(*service)?);
+            }
+            if let Some(db) = self.database(*service) {
+                entry["db"] = json!(db);
             }
             services.insert(service.name().into(), entry);
         }

@@ -5,5 +5,14 @@ module imports them from here and a missing generation step fails in one obvious
 """
 
 from ecommerce import ecommerce_pb2, ecommerce_pb2_grpc
+from order import order_pb2, order_pb2_grpc
+from payment import payment_pb2, payment_pb2_grpc
 
-__all__ = ["ecommerce_pb2", "ecommerce_pb2_grpc"]
+__all__ = [
+    "ecommerce_pb2",
+    "ecommerce_pb2_grpc",
+    "order_pb2",
+    "order_pb2_grpc",
+    "payment_pb2",
+    "payment_pb2_grpc",
+]

@@ -1,4 +1,5 @@
-//! Reference services for `interop`: the tutorial's Discount (gRPC) and Catalog (HTTP, calls Discount).
+//! Reference services for `interop`: the tutorial's Discount (gRPC) and Catalog (HTTP, calls Discount), and the
+//! book's Order (gRPC, calls Discount and Payment) and Payment (gRPC).
 //!
 //! Every service follows one command-line contract, shared with the Python twins in `python-services/`:
 //! `--listen HOST:PORT`, `--tls-cert/--tls-key`, `--client-ca`, `--ca`, `--cert/--key`, upstream addresses, and a
@@ -12,7 +13,12 @@
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod deadline;
 pub mod discount;
 pub mod lifecycle;
+pub mod order;
+pub mod payment;
 pub mod proto;
+pub mod rpc;
+pub mod sqlite;
 pub mod tls;

@@ -6,6 +6,18 @@ pub mod ecommerce {
     tonic::include_proto!("ecommerce");
 }
 
+/// The Order service and its messages.
+#[allow(missing_docs, clippy::all)]
+pub mod order {
+    tonic::include_proto!("order");
+}
+
+/// The Payment service and its messages.
+#[allow(missing_docs, clippy::all)]
+pub mod payment {
+    tonic::include_proto!("payment");
+}
+
 /// Every compiled .proto as an encoded `FileDescriptorSet`, served by gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/interop_descriptor.bin"));

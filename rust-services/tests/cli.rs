@@ -22,6 +22,8 @@ fn bad_flags_exit_2_with_one_line() {
     for binary in [
         env!("CARGO_BIN_EXE_discount"),
         env!("CARGO_BIN_EXE_catalog"),
+        env!("CARGO_BIN_EXE_order"),
+        env!("CARGO_BIN_EXE_payment"),
     ] {
         let cases: &[(&[&str], &str)] = &[
             (&["--no-such-flag"], "--no-such-flag"),
@@ -104,4 +106,33 @@ fn discount_auth_flags_are_checked() {
             "{args:?}: want {needle:?} in {stderr:?}"
         );
     }
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_a_usage_error() {
+    for binary in [env!("CARGO_BIN_EXE_order"), env!("CARGO_BIN_EXE_payment")] {
+        let (code, stderr) = run(
+            binary,
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--db",
+                "/nonexistent/dir/x.sqlite3",
+            ],
+        );
+        assert_eq!(code, Some(2), "{binary}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{binary}: {stderr}");
+        assert!(
+            stderr.contains("--db /nonexistent/dir/x.sqlite3: cannot open"),
+            "{binary}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn order_upstream_flags_are_checked() {
+    let order = env!("CARGO_BIN_EXE_order");
+    let (code, stderr) = run(order, &["--payment-addr", "no-port"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--payment-addr no-port"), "{stderr}");
 }

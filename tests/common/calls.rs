@@ -13,6 +13,7 @@ use interop::clients::ClientSecurity;
 use interop::refusal::error_chain;
 use interop_services::proto::ecommerce::discount_client::DiscountClient;
 use interop_services::proto::ecommerce::{DiscountRequest, DiscountResponse};
+use interop_services::rpc::code_name;
 use prost::Message;
 
 /// How long any one call may take before it counts as a hang. Generous: a refusal is immediate, and this bound
@@ -286,28 +287,4 @@ async fn run_json(mut command: tokio::process::Command, what: &str) -> Result<se
             String::from_utf8_lossy(&output.stdout)
         )
     })
-}
-
-/// A status code as gRPC spells it, the way every other language prints it.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }

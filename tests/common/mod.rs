@@ -1,5 +1,5 @@
 //! What every contract test shares: the pool of running stacks and how a case names itself.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 pub mod calls;
 
@@ -19,6 +19,16 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
 }
 
+/// The Order + Discount + Payment stack for one matrix cell.
+pub fn order_stack(order: Lang, discount: Lang, payment: Lang, security: Security) -> StackBuilder {
+    Stack::builder()
+        .service(Service::Order, order)
+        .service(Service::Discount, discount)
+        .service(Service::Payment, payment)
+        .security(security)
+        .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
+}
+
 /// The stack serving `service` in `lang`: Discount alone, or Catalog with a Discount in the same language.
 pub fn stack_for(service: Service, lang: Lang) -> StackBuilder {
     let builder = Stack::builder()
@@ -26,7 +36,8 @@ pub fn stack_for(service: Service, lang: Lang) -> StackBuilder {
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"));
     match service {
         Service::Discount => builder,
-        _ => builder.service(service, lang),
+        Service::Catalog => builder.service(Service::Catalog, lang),
+        other => panic!("{other} is not served alone or with Discount alone"),
     }
 }
 

@@ -28,6 +28,33 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lines of a service's output kept for error messages.
 const TAIL_LINES: usize = 40;
 
+/// How many ports a new service may try when others take the chosen one first.
+const PORT_ATTEMPTS: u32 = 5;
+
+/// A free loopback port below the kernel's ephemeral range.
+///
+/// Port 0 would come from the ephemeral range, where the kernel also picks the source port of every outgoing
+/// connection: after a service stops, some client's connection can take its port before it starts again on it.
+/// Below that range only another listener can take a port, and [`Process::spawn`] then tries another one.
+pub fn free_port() -> Result<u16> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (from, to) = if low > 4096 {
+        (low / 2, low)
+    } else {
+        (20000, 30000)
+    };
+    for _ in 0..200 {
+        let port = fastrand::u16(from..to);
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port between {from} and {to} after 200 tries")
+}
+
 /// A service running as a child process.
 pub struct Process {
     launch: Launch,
@@ -93,17 +120,38 @@ impl LogTail {
 }
 
 impl Process {
-    /// Starts `launch` listening on `127.0.0.1:port` (0: any) and waits for its READY line.
+    /// Starts `launch` listening on `127.0.0.1:port` and waits for its READY line. Port 0 means a free port chosen
+    /// outside the kernel's ephemeral range (see [`free_port`]); if another process takes it between the choice and
+    /// the bind, another port is tried.
     pub async fn spawn(launch: Launch, port: u16) -> Result<Self> {
-        let mut process = Process {
-            launch,
-            child: None,
-            stdin: None,
-            tail: Arc::default(),
-            port,
-        };
-        process.start().await?;
-        Ok(process)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let chosen = if port == 0 { free_port()? } else { port };
+            let mut process = Process {
+                launch: launch.clone(),
+                child: None,
+                stdin: None,
+                tail: Arc::default(),
+                port: chosen,
+            };
+            match process.start().await {
+                Ok(()) => return Ok(process),
+                Err(e) if port == 0 && attempt < PORT_ATTEMPTS && process.lost_port() => {
+                    tracing::debug!(service = %launch.label(), port = chosen, "port taken before the bind: {e:#}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn lost_port(&self) -> bool {
+        self.log_tail().contains("Address already in use")
+    }
+
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// Where it listens.

@@ -68,6 +68,12 @@ impl Instance {
         }
     }
 
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Instance::Local(p) => p.pid(),
+        }
+    }
+
     pub(crate) fn log_tail(&self) -> String {
         match self {
             Instance::Local(p) => p.log_tail(),

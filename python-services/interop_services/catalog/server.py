@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import re
 import ssl
@@ -14,7 +15,7 @@ from typing import Awaitable, Callable, Sequence
 import grpc
 from aiohttp import web
 
-from interop_services import cli, lifecycle, tls
+from interop_services import cli, lifecycle, rpc, tls
 from interop_services.catalog import data, render
 from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
 
@@ -121,10 +122,27 @@ class DiscountPricer:
             response = await self._stub.ApplyDiscount(request, timeout=remaining)
         except grpc.aio.AioRpcError as err:
             # Unlike the tutorial, which dropped the product, keep it unpriced: a list that loses items is worse.
-            log.warning("discount failed product_id=%d customer_id=%d code=%s details=%s",
-                        product.id, customer.id, err.code().name, err.details())
-            return product
+            return _unpriced(product, customer, err.code().name, err.details() or "")
+        invalid = _invalid_answer(response)
+        if invalid:
+            return _unpriced(product, customer, grpc.StatusCode.INTERNAL.name, invalid)
         return response.product
+
+
+def _invalid_answer(response: ecommerce_pb2.DiscountResponse) -> str | None:
+    """Why an answer cannot be shown: no product, or a pct JSON cannot carry (Go's encoder refuses NaN and inf)."""
+    if not response.HasField("product"):
+        return "invalid answer: no product"
+    pct = response.product.discount_value.pct
+    if not math.isfinite(pct):
+        return f"invalid answer: pct {pct} is not a finite number"
+    return None
+
+
+def _unpriced(product: ecommerce_pb2.Product, customer: ecommerce_pb2.Customer, code: str, details: str
+              ) -> ecommerce_pb2.Product:
+    log.warning("discount failed product_id=%d customer_id=%d code=%s details=%s", product.id, customer.id, code, details)
+    return product
 
 
 def _text(body: str, status: int = 200) -> web.Response:
@@ -197,11 +215,7 @@ def build_app(pricer: Pricer) -> web.Application:
 
 def open_discount_channel(config: Config) -> grpc.aio.Channel:
     """The one long-lived channel to Discount; grpcio connects lazily and reconnects by itself."""
-    target = str(config.discount_addr)
-    if config.discount_tls is None:
-        return grpc.aio.insecure_channel(target)
-    options = [("grpc.ssl_target_name_override", config.discount_server_name)]
-    return grpc.aio.secure_channel(target, config.discount_tls.grpc_credentials(), options=options)
+    return rpc.upstream_channel("discount", config.discount_addr, config.discount_server_name, config.discount_tls)
 
 
 async def serve(config: Config) -> None:

@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::join_all;
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::cli::{self, Failure, HostPort, ServeArgs, UpstreamArgs};
-use crate::lifecycle;
+use crate::cli::{self, Failure, ServeArgs, UpstreamArgs};
 use crate::proto::ecommerce::discount_client::DiscountClient;
-use crate::proto::ecommerce::{Customer, DiscountRequest, Product};
+use crate::proto::ecommerce::{Customer, DiscountRequest, DiscountResponse, Product};
 use crate::tls::{ClientTls, ServerTls};
+use crate::{lifecycle, rpc};
 
 use super::data::{find_customer, parse_customer_id, products};
 use super::render::render_products;
@@ -185,9 +185,7 @@ impl AppState {
                 request.set_timeout(deadline.saturating_duration_since(Instant::now()));
                 let outcome =
                     match tokio::time::timeout_at(deadline, client.apply_discount(request)).await {
-                        Ok(Ok(response)) => response.into_inner().product.ok_or_else(|| {
-                            tonic::Status::internal("DiscountResponse without a product")
-                        }),
+                        Ok(Ok(response)) => priced_product(response.into_inner()),
                         Ok(Err(status)) => Err(status),
                         Err(_) => Err(tonic::Status::deadline_exceeded(
                             "discount deadline exceeded",
@@ -197,7 +195,7 @@ impl AppState {
                     tracing::warn!(
                         product_id = product.id,
                         customer_id = customer.id,
-                        code = ?status.code(),
+                        code = crate::rpc::code_name(status.code()),
                         details = status.message(),
                         "discount failed"
                     );
@@ -209,25 +207,30 @@ impl AppState {
     }
 }
 
+/// The product of a Discount answer, if the answer can be shown: one without a product, or with a pct that JSON
+/// cannot carry (Go's encoder refuses NaN and infinities), counts as a failed call.
+fn priced_product(response: DiscountResponse) -> Result<Product, tonic::Status> {
+    let product = response
+        .product
+        .ok_or_else(|| tonic::Status::internal("invalid answer: no product"))?;
+    match &product.discount_value {
+        Some(discount) if !discount.pct.is_finite() => Err(tonic::Status::internal(format!(
+            "invalid answer: pct {} is not a finite number",
+            discount.pct
+        ))),
+        _ => Ok(product),
+    }
+}
+
 /// The one long-lived Discount channel: connected lazily, reconnected by tonic when it drops.
 pub fn discount_channel(args: &Args) -> Result<Channel, Failure> {
-    let addr = HostPort::parse("--discount-addr", &args.discount_addr)?;
     let tls = ClientTls::from_args(&args.upstream)?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-        .map_err(|e| Failure::flag("--discount-addr", &args.discount_addr, e))?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
-    if let Some(tls) = &tls {
-        let server_name = args
-            .discount_server_name
-            .clone()
-            .unwrap_or_else(|| addr.host.clone());
-        endpoint = endpoint
-            .tls_config(tls.tonic_config(&server_name))
-            .map_err(|e| Failure::flag("--discount-server-name", &server_name, e))?;
-    }
-    Ok(endpoint.connect_lazy())
+    rpc::upstream_channel(
+        "discount",
+        &args.discount_addr,
+        args.discount_server_name.as_deref(),
+        tls.as_ref(),
+    )
 }
 
 /// Serves Catalog until a shutdown signal, announcing READY once the port is bound.

@@ -1,0 +1,120 @@
+//! No orphans: a stack's services end when the stack is dropped, when the code holding it panics, and when the
+//! process holding it is killed outright (their stdin lifeline closes).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use interop::{Lang, Security, Service, Stack};
+
+/// Waits for a process that is not our child to be gone: a bounded check of /proc, the only view we have of it.
+fn wait_gone(pid: u32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            // A zombie has exited; only its parent's reaping is left.
+            .is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .is_none_or(|(_, rest)| !rest.starts_with('Z'))
+            });
+        if !alive {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn pids(stack: &Stack) -> Vec<u32> {
+    [Service::Discount, Service::Catalog]
+        .into_iter()
+        .map(|s| stack.pid(s).unwrap().expect("a local process"))
+        .collect()
+}
+
+async fn start() -> Stack {
+    Stack::builder()
+        .service(Service::Discount, Lang::Python)
+        .service(Service::Catalog, Lang::Rust)
+        .security(Security::Tls)
+        .start()
+        .await
+        .expect("the stack starts")
+}
+
+#[tokio::test]
+async fn dropping_a_stack_stops_its_services() {
+    let stack = start().await;
+    let pids = pids(&stack);
+    drop(stack);
+    for pid in pids {
+        assert!(
+            wait_gone(pid, Duration::from_secs(15)),
+            "service pid {pid} outlived its dropped stack"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_panic_holding_a_stack_stops_its_services() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let stack = start().await;
+        tx.send(pids(&stack)).unwrap();
+        panic!("a test failing while it holds a stack");
+    });
+    let pids = rx.await.expect("the stack started before the panic");
+    assert!(task.await.unwrap_err().is_panic());
+    for pid in pids {
+        assert!(
+            wait_gone(pid, Duration::from_secs(15)),
+            "service pid {pid} outlived a panic"
+        );
+    }
+}
+
+#[test]
+fn killing_the_harness_outright_ends_its_services() {
+    let mut up = Command::new(env!("CARGO_BIN_EXE_interop"))
+        .args([
+            "up",
+            "--catalog",
+            "python",
+            "--discount",
+            "rust",
+            "--security",
+            "mtls",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(up.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let description: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let pids: Vec<u64> = ["discount", "catalog"]
+        .iter()
+        .map(|s| {
+            description["services"][s]["pid"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no pid for {s}: {line}"))
+        })
+        .collect();
+    assert!(
+        description["client_cert"].is_string(),
+        "mtls names the client certificate: {line}"
+    );
+    // SIGKILL: no destructor, no signal handler runs; only the kernel closing the lifeline pipes can stop them.
+    up.kill().unwrap();
+    up.wait().unwrap();
+    for pid in pids {
+        assert!(
+            wait_gone(pid as u32, Duration::from_secs(15)),
+            "service pid {pid} outlived a SIGKILLed harness"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+"""Payment: charges an order's total, at most once per order, refusing totals above a limit (grpcio asyncio)."""
