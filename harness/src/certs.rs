@@ -18,7 +18,21 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 /// The identities a stack's services and its test client use.
-pub const SERVICE_IDENTITIES: [&str; 4] = ["discount", "catalog", "order", "payment"];
+pub const SERVICE_IDENTITIES: [&str; 5] = [
+    "discount",
+    "catalog",
+    "order",
+    "payment",
+    INTEROP_SERVER_IDENTITY,
+];
+
+/// The identity of the interop TestService server.
+pub const INTEROP_SERVER_IDENTITY: &str = "interop-server";
+
+/// Names the interop spec's runners verify by default (`--server_host_override=foo.test.google.fr`, the name in
+/// grpc/grpc's test certificate). The interop server's certificate carries them as well, so a client written to
+/// the spec needs nothing from us but our CA.
+const INTEROP_SPEC_NAMES: [&str; 1] = ["*.test.google.fr"];
 
 /// The identity the test process presents to mutual-TLS servers.
 pub const CLIENT_IDENTITY: &str = "client";
@@ -129,14 +143,20 @@ impl LeafSpec {
     /// valid from an hour ago for `days`.
     pub fn identity(name: &str, days: i64) -> Result<Self> {
         let now = OffsetDateTime::now_utc();
+        let mut sans = vec![
+            SanType::DnsName(name.try_into()?),
+            SanType::DnsName("localhost".try_into()?),
+            SanType::IpAddress([127, 0, 0, 1].into()),
+            SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
+        ];
+        if name == INTEROP_SERVER_IDENTITY {
+            for spec_name in INTEROP_SPEC_NAMES {
+                sans.push(SanType::DnsName(spec_name.try_into()?));
+            }
+        }
         Ok(LeafSpec {
             common_name: name.to_string(),
-            sans: vec![
-                SanType::DnsName(name.try_into()?),
-                SanType::DnsName("localhost".try_into()?),
-                SanType::IpAddress([127, 0, 0, 1].into()),
-                SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
-            ],
+            sans,
             usages: vec![
                 ExtendedKeyUsagePurpose::ServerAuth,
                 ExtendedKeyUsagePurpose::ClientAuth,

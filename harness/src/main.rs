@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use interop::{Backend, Lang, Security, Service, Stack, certs, python, report};
 
@@ -52,6 +52,9 @@ enum Command {
         /// Also write the table as Markdown to this file.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// A known-failing list (`client/server/security/case  # why` lines): those cells show as `xfail`.
+        #[arg(long)]
+        known_failures: Vec<PathBuf>,
     },
 }
 
@@ -105,12 +108,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", python::ensure()?.python.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { markdown } => {
+        Command::Report {
+            markdown,
+            known_failures,
+        } => {
             let lines = std::io::stdin()
                 .lock()
                 .lines()
                 .collect::<Result<Vec<_>, _>>()?;
-            let matrix = report::Matrix::from_test_output(lines.iter().map(String::as_str));
+            let mut list = String::new();
+            for path in known_failures {
+                list += &std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+            }
+            let matrix = report::Matrix::from_test_output(lines.iter().map(String::as_str))
+                .with_known_failures(&list);
             print!("{}", matrix.text_table());
             if let Some(path) = markdown {
                 std::fs::write(&path, matrix.markdown_table())?;

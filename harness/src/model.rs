@@ -17,6 +17,8 @@ pub enum Service {
     Order,
     /// The tutorial's Catalog HTTP service; calls Discount.
     Catalog,
+    /// gRPC's interop TestService (`grpc.testing`), for the interop spec's test cases.
+    TestServer,
 }
 
 /// How a service is reached.
@@ -30,11 +32,12 @@ pub enum Protocol {
 
 impl Service {
     /// Every service, in start order (upstreams first).
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Discount,
         Service::Payment,
         Service::Order,
         Service::Catalog,
+        Service::TestServer,
     ];
 
     /// Its name: the binary, the Python module, the certificate identity and the flag prefix (`--discount-addr`).
@@ -44,13 +47,24 @@ impl Service {
             Service::Payment => "payment",
             Service::Order => "order",
             Service::Catalog => "catalog",
+            Service::TestServer => "interop-server",
+        }
+    }
+
+    /// The Python module that runs it (`python -m MODULE`).
+    pub fn python_module(self) -> String {
+        match self {
+            Service::TestServer => "interop_services.testing.server".to_string(),
+            _ => format!("interop_services.{}", self.name()),
         }
     }
 
     /// What it speaks.
     pub fn protocol(self) -> Protocol {
         match self {
-            Service::Discount | Service::Payment | Service::Order => Protocol::Grpc,
+            Service::Discount | Service::Payment | Service::Order | Service::TestServer => {
+                Protocol::Grpc
+            }
             Service::Catalog => Protocol::Http,
         }
     }
@@ -58,7 +72,7 @@ impl Service {
     /// The services it calls.
     pub fn upstreams(self) -> &'static [Service] {
         match self {
-            Service::Discount | Service::Payment => &[],
+            Service::Discount | Service::Payment | Service::TestServer => &[],
             Service::Order => &[Service::Discount, Service::Payment],
             Service::Catalog => &[Service::Discount],
         }
@@ -161,7 +175,8 @@ named!(
         Service::Discount,
         Service::Payment,
         Service::Order,
-        Service::Catalog
+        Service::Catalog,
+        Service::TestServer
     ]
 );
 named!(Lang, "language", [Lang::Rust, Lang::Python]);

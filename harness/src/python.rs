@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::workspace;
 
 /// Bump when the way the environment is made changes.
-const RECIPE: &str = "interop-python-env v1";
+const RECIPE: &str = "interop-python-env v2";
 
 /// A ready Python environment.
 #[derive(Debug, Clone)]
@@ -115,21 +115,59 @@ fn inputs_digest(root: &Path) -> Result<String> {
     Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Proto folders whose Python modules would shadow an installed package, and the import root they move under.
+/// `grpc/testing/test.proto` would generate the module `grpc.testing.test_pb2`, inside grpcio's own `grpc` package;
+/// under `src/proto/` it is `src.proto.grpc.testing.test_pb2`, the name grpc/grpc's own Python interop code imports.
+/// Only the Python module names move: packages, messages and services, and so the wire, stay as declared.
+const RELOCATED: [(&str, &str); 1] = [("grpc/", "src/proto/grpc/")];
+
+fn python_file_name(name: &str) -> String {
+    RELOCATED
+        .iter()
+        .find_map(|(from, to)| name.strip_prefix(from).map(|rest| format!("{to}{rest}")))
+        .unwrap_or_else(|| name.to_string())
+}
+
 fn generate_stubs(root: &Path, env: &PythonEnv) -> Result<()> {
     if env.generated.exists() {
         fs::remove_dir_all(&env.generated)
             .with_context(|| format!("cannot clear {}", env.generated.display()))?;
     }
     fs::create_dir_all(&env.generated)?;
+    // Compiled once with protox (as the Rust build does), the relocated files renamed in the descriptors, then
+    // handed to protoc as a descriptor set: protoc names modules and imports after the descriptors' file names.
+    let protos = workspace::proto_files()?;
+    let mut set = protox::compile(&protos, [root.join("proto")])
+        .map_err(|e| anyhow::anyhow!("cannot compile proto/: {e}"))?;
+    for file in &mut set.file {
+        if let Some(name) = &mut file.name {
+            *name = python_file_name(name);
+        }
+        for dependency in &mut file.dependency {
+            *dependency = python_file_name(dependency);
+        }
+    }
+    let descriptors = tempfile::NamedTempFile::new()?;
+    fs::write(
+        descriptors.path(),
+        protox::prost::Message::encode_to_vec(&set),
+    )?;
     let out = env.generated.to_string_lossy();
     let mut command = Command::new(&env.python);
     command
-        .current_dir(root.join("proto"))
-        .args(["-m", "grpc_tools.protoc", "-I."])
+        .args(["-m", "grpc_tools.protoc"])
+        .arg(format!(
+            "--descriptor_set_in={}",
+            descriptors.path().display()
+        ))
         .arg(format!("--python_out={out}"))
         .arg(format!("--grpc_python_out={out}"))
         .arg(format!("--pyi_out={out}"))
-        .args(workspace::proto_files()?);
+        .args(
+            protos
+                .iter()
+                .map(|p| python_file_name(&p.to_string_lossy())),
+        );
     run(&mut command, "generate the Python stubs from proto/")
 }
 

@@ -22,6 +22,7 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 pub struct Matrix {
     contracts: BTreeMap<String, Table>,
+    known_failures: std::collections::BTreeSet<String>,
 }
 
 /// One contract's results, by case (rows) and cell (columns).
@@ -69,6 +70,33 @@ impl Matrix {
         matrix
     }
 
+    /// Marks the cells of a known-failing list (`client/server/security/case  # why` lines) as `xfail`: their tests
+    /// pass because the case failed as listed.
+    pub fn with_known_failures(mut self, list: &str) -> Self {
+        self.known_failures = list
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default().trim())
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_string)
+            .collect();
+        self
+    }
+
+    fn symbol(&self, row: &str, column: &str, outcome: Option<&Outcome>) -> &'static str {
+        let case = row.rsplit('/').next().unwrap_or(row);
+        let values: Vec<&str> = column
+            .split('/')
+            .filter_map(|axis| axis.split_once('=').map(|(_, v)| v))
+            .collect();
+        let known = self
+            .known_failures
+            .contains(&format!("{}/{case}", values.join("/")));
+        match outcome {
+            Some(Outcome::Pass) if known => "xfail",
+            _ => symbol(outcome),
+        }
+    }
+
     fn outcomes(&self) -> impl Iterator<Item = Outcome> + '_ {
         self.contracts
             .values()
@@ -86,7 +114,7 @@ impl Matrix {
         let mut out = String::new();
         for (contract, table) in &self.contracts {
             let _ = writeln!(out, "== {contract}");
-            table.write_text(&mut out);
+            table.write_text(&mut out, |r, c, o| self.symbol(r, c, o));
             out.push('\n');
         }
         let count = |o| self.outcomes().filter(|&x| x == o).count();
@@ -107,7 +135,7 @@ impl Matrix {
         let mut out = String::new();
         for (contract, table) in &self.contracts {
             let _ = writeln!(out, "### {contract}\n");
-            table.write_markdown(&mut out);
+            table.write_markdown(&mut out, |r, c, o| self.symbol(r, c, o));
             out.push('\n');
         }
         out
@@ -115,26 +143,34 @@ impl Matrix {
 }
 
 impl Table {
-    fn write_text(&self, out: &mut String) {
+    fn write_text(
+        &self,
+        out: &mut String,
+        symbol: impl Fn(&str, &str, Option<&Outcome>) -> &'static str,
+    ) {
         for (i, column) in self.columns.iter().enumerate() {
             let _ = writeln!(out, "  [{}] {column}", i + 1);
         }
         let width = self.cells.keys().map(String::len).max().unwrap_or(4).max(4);
         let _ = write!(out, "{:width$}", "case");
         for i in 0..self.columns.len() {
-            let _ = write!(out, " {:>4}", format!("[{}]", i + 1));
+            let _ = write!(out, " {:>5}", format!("[{}]", i + 1));
         }
         out.push('\n');
         for (row, results) in &self.cells {
             let _ = write!(out, "{row:width$}");
             for column in &self.columns {
-                let _ = write!(out, " {:>4}", symbol(results.get(column)));
+                let _ = write!(out, " {:>5}", symbol(row, column, results.get(column)));
             }
             out.push('\n');
         }
     }
 
-    fn write_markdown(&self, out: &mut String) {
+    fn write_markdown(
+        &self,
+        out: &mut String,
+        symbol: impl Fn(&str, &str, Option<&Outcome>) -> &'static str,
+    ) {
         out.push_str("| case |");
         for column in &self.columns {
             let _ = write!(out, " {column} |");
@@ -145,7 +181,7 @@ impl Table {
         for (row, results) in &self.cells {
             let _ = write!(out, "| {row} |");
             for column in &self.columns {
-                let _ = write!(out, " {} |", symbol(results.get(column)));
+                let _ = write!(out, " {} |", symbol(row, column, results.get(column)));
             }
             out.push('\n');
         }
@@ -245,5 +281,19 @@ mod tests {
             !Matrix::from_test_output([]).all_passed(),
             "an empty run is not a pass"
         );
+    }
+
+    #[test]
+    fn known_failures_show_as_xfail() {
+        let output = [
+            "     Running tests/grpc_interop.rs (target/debug/deps/grpc_interop-0123)",
+            "test grpc_interop::case_17_zip::client_1_rust::server_2_python::security_1_tls ... ok",
+            "test grpc_interop::case_17_zip::client_1_rust::server_1_rust::security_1_tls ... ok",
+        ];
+        let list = "# comment\nrust/python/tls/zip  # no such switch\n";
+        let text = Matrix::from_test_output(output)
+            .with_known_failures(list)
+            .text_table();
+        assert!(text.contains("grpc_interop/zip xfail  pass"), "{text}");
     }
 }

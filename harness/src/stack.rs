@@ -215,8 +215,7 @@ impl Stack {
             ),
             Lang::Python => {
                 let env = python::ensure()?;
-                let module = format!("interop_services.{}", service.name());
-                let args = vec!["-m".to_string(), module];
+                let args = vec!["-m".to_string(), service.python_module()];
                 (
                     env.python.display().to_string(),
                     args,

@@ -21,4 +21,5 @@ pub mod payment;
 pub mod proto;
 pub mod rpc;
 pub mod sqlite;
+pub mod testing;
 pub mod tls;

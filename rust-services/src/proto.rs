@@ -6,6 +6,12 @@ pub mod ecommerce {
     tonic::include_proto!("ecommerce");
 }
 
+/// gRPC's interop test service (`grpc.testing`): TestService, UnimplementedService and their messages.
+#[allow(missing_docs, clippy::all)]
+pub mod grpc_testing {
+    tonic::include_proto!("grpc.testing");
+}
+
 /// The Order service and its messages.
 #[allow(missing_docs, clippy::all)]
 pub mod order {

@@ -1,16 +1,45 @@
 //! The command-line contract of the real binaries: a bad flag or file is exit code 2 and one line saying why.
 
+use std::path::Path;
 use std::process::Command;
 
 fn run(binary: &str, args: &[&str]) -> (Option<i32>, String) {
+    run_in(binary, Path::new("."), args)
+}
+
+fn run_in(binary: &str, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
     let output = Command::new(binary)
         .args(args)
+        .current_dir(cwd)
         .output()
         .expect("the binary runs");
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Exit code 2 and one stderr line holding `needle`.
+fn assert_usage_error(
+    binary: &str,
+    args: &[&str],
+    (code, stderr): (Option<i32>, String),
+    needle: &str,
+) {
+    assert_eq!(
+        code,
+        Some(2),
+        "{binary} {args:?}: exit code; stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{binary} {args:?}: want one line, got: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "{binary} {args:?}: want {needle:?} in {stderr:?}"
+    );
 }
 
 #[test]
@@ -22,6 +51,7 @@ fn bad_flags_exit_2_with_one_line() {
     for binary in [
         env!("CARGO_BIN_EXE_discount"),
         env!("CARGO_BIN_EXE_catalog"),
+        env!("CARGO_BIN_EXE_interop-server"),
         env!("CARGO_BIN_EXE_order"),
         env!("CARGO_BIN_EXE_payment"),
     ] {
@@ -49,21 +79,7 @@ fn bad_flags_exit_2_with_one_line() {
             (&["--listen", "127.0.0.1:99999"], "the port is not a number"),
         ];
         for (args, needle) in cases {
-            let (code, stderr) = run(binary, args);
-            assert_eq!(
-                code,
-                Some(2),
-                "{binary} {args:?}: exit code; stderr: {stderr}"
-            );
-            assert_eq!(
-                stderr.lines().count(),
-                1,
-                "{binary} {args:?}: want one line, got: {stderr}"
-            );
-            assert!(
-                stderr.contains(needle),
-                "{binary} {args:?}: want {needle:?} in {stderr:?}"
-            );
+            assert_usage_error(binary, args, run(binary, args), needle);
         }
     }
 }
@@ -82,6 +98,46 @@ fn catalog_upstream_flags_are_checked() {
     assert!(stderr.contains("--discount-addr no-port"), "{stderr}");
 }
 
+/// The interop spec's flags: `--use_tls` and `--use_test_ca` read keys/ from the working directory, and say so
+/// when it is not there.
+#[test]
+fn interop_spec_flag_mistakes_are_usage_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let server = env!("CARGO_BIN_EXE_interop-server");
+    let client = env!("CARGO_BIN_EXE_interop-client");
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            server,
+            &["--port=0", "--use_tls"],
+            "keys/interop-server.pem is missing",
+        ),
+        (server, &["--port=0", "--listen=127.0.0.1:0"], "--listen"),
+        (server, &["--use_tls=maybe"], "--use_tls"),
+        (
+            client,
+            &["--server_port=1", "--test_case=no_such_case"],
+            "no_such_case",
+        ),
+        (client, &["--test_case=empty_unary"], "--server_port"),
+        (
+            client,
+            &["--server_port=1", "--use_tls", "--test_case=empty_unary"],
+            "no trust roots",
+        ),
+        (
+            client,
+            &[
+                "--server_port=1",
+                "--use_test_ca",
+                "--test_case=empty_unary",
+            ],
+            "keys/ca.pem: cannot read",
+        ),
+    ];
+    for (binary, args, needle) in cases {
+        assert_usage_error(binary, args, run_in(binary, empty.path(), args), needle);
+    }
+}
 #[test]
 fn discount_auth_flags_are_checked() {
     let discount = env!("CARGO_BIN_EXE_discount");
