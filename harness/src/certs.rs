@@ -8,6 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use rcgen::{
@@ -176,6 +177,71 @@ impl LeafSpec {
     }
 }
 
+/// A deliberately bad leaf, for tests that check that peers refuse it. Each differs from a good identity
+/// ([`LeafSpec::identity`]) in one way only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BadCert {
+    /// Signed by a CA that nobody in the stack trusts.
+    OtherCa,
+    /// Expired a day ago.
+    Expired,
+    /// Valid only from tomorrow.
+    NotYetValid,
+    /// Names only `wrong-name.invalid`: no service name, no loopback address.
+    WrongName,
+    /// A CA certificate (`CA:TRUE`) presented as a leaf.
+    CaAsLeaf,
+    /// serverAuth only: not valid for client authentication.
+    NoClientAuth,
+}
+
+impl BadCert {
+    /// Every kind.
+    pub const ALL: [BadCert; 6] = [
+        BadCert::OtherCa,
+        BadCert::Expired,
+        BadCert::NotYetValid,
+        BadCert::WrongName,
+        BadCert::CaAsLeaf,
+        BadCert::NoClientAuth,
+    ];
+
+    /// Its name in file names and test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            BadCert::OtherCa => "other-ca",
+            BadCert::Expired => "expired",
+            BadCert::NotYetValid => "not-yet-valid",
+            BadCert::WrongName => "wrong-name",
+            BadCert::CaAsLeaf => "ca-as-leaf",
+            BadCert::NoClientAuth => "no-client-auth",
+        }
+    }
+
+    /// The leaf for identity `name`, spoiled this way (who signs it is the caller's business).
+    pub fn spec(self, name: &str) -> Result<LeafSpec> {
+        let mut spec = LeafSpec::identity(name, 30)?;
+        let now = OffsetDateTime::now_utc();
+        match self {
+            BadCert::OtherCa => {}
+            BadCert::Expired => {
+                spec.not_before = now - Duration::days(30);
+                spec.not_after = now - Duration::days(1);
+            }
+            BadCert::NotYetValid => {
+                spec.not_before = now + Duration::days(1);
+                spec.not_after = now + Duration::days(30);
+            }
+            BadCert::WrongName => {
+                spec.sans = vec![SanType::DnsName("wrong-name.invalid".try_into()?)];
+            }
+            BadCert::CaAsLeaf => spec.ca = true,
+            BadCert::NoClientAuth => spec.usages = vec![ExtendedKeyUsagePurpose::ServerAuth],
+        }
+        Ok(spec)
+    }
+}
+
 /// A leaf certificate and its private key, in PEM.
 pub struct Leaf {
     /// Certificate.
@@ -184,11 +250,13 @@ pub struct Leaf {
     pub key_pem: String,
 }
 
-/// A CA and leaves written to a directory: `ca.pem`, `ca-key.pem`, `NAME.pem`, `NAME-key.pem`.
+/// A CA and leaves written to a directory: `ca.pem`, `ca-key.pem`, `NAME.pem`, `NAME-key.pem`, and bad leaves
+/// `NAME.KIND.pem`, `NAME.KIND-key.pem` made on demand.
 #[derive(Debug)]
 pub struct Pki {
     dir: PathBuf,
     leaves: BTreeMap<String, (PathBuf, PathBuf)>,
+    bad: Mutex<BTreeMap<(String, BadCert), (PathBuf, PathBuf)>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -208,6 +276,7 @@ impl Pki {
         let mut pki = Pki {
             dir: temp.path().to_path_buf(),
             leaves: BTreeMap::new(),
+            bad: Mutex::default(),
             _temp: None,
         };
         write_private(&pki.ca_path(), authority.cert_pem())?;
@@ -221,15 +290,40 @@ impl Pki {
     }
 
     fn add(&mut self, authority: &Authority, name: &str, spec: &LeafSpec) -> Result<()> {
-        let leaf = authority.issue(spec)?;
-        let (cert, key) = (
-            self.dir.join(format!("{name}.pem")),
-            self.dir.join(format!("{name}-key.pem")),
-        );
-        write_private(&cert, &leaf.cert_pem)?;
-        write_private(&key, &leaf.key_pem)?;
-        self.leaves.insert(name.to_string(), (cert, key));
+        let files = write_leaf(&self.dir, name, &authority.issue(spec)?)?;
+        self.leaves.insert(name.to_string(), files);
         Ok(())
+    }
+
+    /// Certificate and key of identity `name` spoiled as `kind`, made on first use. Every kind but
+    /// [`BadCert::OtherCa`] is signed by this PKI's CA, so that it fails for its one reason only.
+    pub fn bad_identity(&self, name: &str, kind: BadCert) -> Result<(PathBuf, PathBuf)> {
+        let mut bad = self.bad.lock().expect("bad identities lock");
+        if let Some(files) = bad.get(&(name.to_string(), kind)) {
+            return Ok(files.clone());
+        }
+        let authority = match kind {
+            BadCert::OtherCa => Authority::generate("another CA, trusted by nobody")?,
+            _ => {
+                let read = |f: &str| {
+                    let path = self.dir.join(f);
+                    fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                };
+                Authority::from_pem(&read("ca.pem")?, &read("ca-key.pem")?)?
+            }
+        };
+        let leaf = authority.issue(&kind.spec(name)?)?;
+        let files = write_leaf(&self.dir, &format!("{name}.{}", kind.name()), &leaf)?;
+        bad.insert((name.to_string(), kind), files.clone());
+        Ok(files)
+    }
+
+    /// Writes `contents` to the private file `name` beside the certificates (a token, say) and returns its path.
+    pub fn write_private(&self, name: &str, contents: &str) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        write_private(&path, contents)?;
+        Ok(path)
     }
 
     /// The directory holding every file.
@@ -295,12 +389,25 @@ fn write_leaves(
         if !force && cert.exists() && key.exists() {
             continue;
         }
-        let leaf = authority.issue(&LeafSpec::identity(name, 365)?)?;
-        write_private(&cert, &leaf.cert_pem)?;
-        write_private(&key, &leaf.key_pem)?;
+        let (cert, key) = write_leaf(
+            dir,
+            name,
+            &authority.issue(&LeafSpec::identity(name, 365)?)?,
+        )?;
         written.extend([cert, key]);
     }
     Ok(written)
+}
+
+/// Writes `STEM.pem` and `STEM-key.pem` into `dir`.
+fn write_leaf(dir: &Path, stem: &str, leaf: &Leaf) -> Result<(PathBuf, PathBuf)> {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}-key.pem")),
+    );
+    write_private(&cert, &leaf.cert_pem)?;
+    write_private(&key, &leaf.key_pem)?;
+    Ok((cert, key))
 }
 
 /// Writes a file readable by its owner only (keys must not be world-readable; certificates do not mind).
@@ -314,4 +421,120 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::server::WebPkiClientVerifier;
+    use rustls::{CertificateError, Error};
+
+    use super::*;
+
+    /// rustls's verdict on `cert` as a server certificate for `discount` and as a client certificate.
+    fn verdicts(pki: &Pki, cert: &Path) -> (Result<(), Error>, Result<(), Error>) {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(pki.ca_path()).unwrap())
+            .unwrap();
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let leaf = CertificateDer::from_pem_file(cert).unwrap();
+        let now = UnixTime::now();
+        let as_server =
+            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                .build()
+                .unwrap()
+                .verify_server_cert(
+                    &leaf,
+                    &[],
+                    &ServerName::try_from("discount").unwrap(),
+                    &[],
+                    now,
+                )
+                .map(drop);
+        let as_client = WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()
+            .unwrap()
+            .verify_client_cert(&leaf, &[], now)
+            .map(drop);
+        (as_server, as_client)
+    }
+
+    #[test]
+    fn each_bad_certificate_fails_for_its_one_reason() {
+        let pki = Pki::temporary(&["discount"]).unwrap();
+        let (good, _) = pki.identity("discount").unwrap();
+        assert!(matches!(verdicts(&pki, good), (Ok(()), Ok(()))));
+        let invalid = |e: &Result<(), Error>| match e {
+            Err(Error::InvalidCertificate(why)) => Some(why.clone()),
+            _ => None,
+        };
+        for bad in BadCert::ALL {
+            let (cert, _) = pki.bad_identity("discount", bad).unwrap();
+            let (as_server, as_client) = verdicts(&pki, &cert);
+            let (server_why, client_why) = (invalid(&as_server), invalid(&as_client));
+            let expected = match bad {
+                BadCert::OtherCa => {
+                    matches!(server_why, Some(CertificateError::UnknownIssuer))
+                        && matches!(client_why, Some(CertificateError::UnknownIssuer))
+                }
+                BadCert::Expired => {
+                    matches!(server_why, Some(CertificateError::ExpiredContext { .. }))
+                        && matches!(client_why, Some(CertificateError::ExpiredContext { .. }))
+                }
+                BadCert::NotYetValid => {
+                    matches!(
+                        server_why,
+                        Some(CertificateError::NotValidYetContext { .. })
+                    ) && matches!(
+                        client_why,
+                        Some(CertificateError::NotValidYetContext { .. })
+                    )
+                }
+                // Names matter to a client checking a server, not to a server checking a client.
+                BadCert::WrongName => {
+                    matches!(
+                        server_why,
+                        Some(CertificateError::NotValidForNameContext { .. })
+                    ) && as_client.is_ok()
+                }
+                BadCert::CaAsLeaf => {
+                    format!("{as_server:?}").contains("CaUsedAsEndEntity")
+                        && format!("{as_client:?}").contains("CaUsedAsEndEntity")
+                }
+                BadCert::NoClientAuth => {
+                    as_server.is_ok()
+                        && matches!(
+                            client_why,
+                            Some(CertificateError::InvalidPurposeContext { .. })
+                        )
+                }
+            };
+            assert!(
+                expected,
+                "{bad:?}: as server {as_server:?}, as client {as_client:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_identities_are_made_once() {
+        let pki = Pki::temporary(&[]).unwrap();
+        let first = pki.bad_identity("client", BadCert::Expired).unwrap();
+        let cert = fs::read(&first.0).unwrap();
+        let again = pki.bad_identity("client", BadCert::Expired).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            fs::read(&again.0).unwrap(),
+            cert,
+            "the certificate was made again"
+        );
+        assert!(first.0.ends_with("client.expired.pem"));
+    }
 }

@@ -22,11 +22,13 @@ pub mod images;
 pub mod model;
 pub mod python;
 pub mod ready;
+pub mod refusal;
 pub mod report;
 pub mod runtime;
 pub mod stack;
 pub mod workspace;
 
 pub use backend::Backend;
+pub use certs::BadCert;
 pub use model::{Lang, Protocol, Security, Service};
 pub use stack::{Stack, StackBuilder, StackPool};

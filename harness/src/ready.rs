@@ -23,6 +23,9 @@ pub async fn check(service: Service, addr: SocketAddr, clients: &ClientSecurity)
 
 async fn probe(service: Service, addr: SocketAddr, clients: &ClientSecurity) -> Result<()> {
     match service.protocol() {
+        Protocol::Grpc if !clients.verifies_server() => {
+            grpc_health_over_http(addr, clients).await?
+        }
         Protocol::Grpc => {
             let mut client = HealthClient::new(clients.grpc_channel(addr, service.name())?);
             let response = client
@@ -49,6 +52,31 @@ async fn probe(service: Service, addr: SocketAddr, clients: &ClientSecurity) -> 
                 bail!("GET {url} answered {}", response.status());
             }
         }
+    }
+    Ok(())
+}
+
+/// The same gRPC health check made with a plain HTTP/2 client, for a server that shows a deliberately bad
+/// certificate (tonic always verifies). A unary gRPC answer is an HTTP 200 whose body is one length-prefixed
+/// message; SERVING is the message `08 01`.
+async fn grpc_health_over_http(addr: SocketAddr, clients: &ClientSecurity) -> Result<()> {
+    let url = format!("https://{addr}/grpc.health.v1.Health/Check");
+    let response = clients
+        .http_builder()?
+        .http2_prior_knowledge()
+        .build()?
+        .post(&url)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        // An empty HealthCheckRequest: not compressed, zero bytes long.
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .with_context(|| format!("POST {url} failed"))?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if !status.is_success() || body.as_ref() != [0, 0, 0, 0, 2, 0x08, 0x01] {
+        bail!("gRPC health check over HTTP/2 answered {status} with {body:02x?}, not SERVING");
     }
     Ok(())
 }

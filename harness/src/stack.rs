@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::backend::containers::{self, Container};
 use crate::backend::local::{self, Process};
 use crate::backend::{Backend, Instance, Launch};
-use crate::certs::{CLIENT_IDENTITY, Pki, SERVICE_IDENTITIES};
+use crate::certs::{BadCert, CLIENT_IDENTITY, Pki, SERVICE_IDENTITIES};
 use crate::clients::ClientSecurity;
 use crate::model::{Lang, Protocol, Security, Service};
 use crate::{images, ready};
@@ -37,6 +37,9 @@ pub struct StackBuilder {
     extra_args: BTreeMap<Service, Vec<String>>,
     security: Security,
     backend: Backend,
+    bad_identities: BTreeMap<Service, BadCert>,
+    tokens: BTreeMap<Service, String>,
+    tag: Option<String>,
 }
 
 impl StackBuilder {
@@ -71,6 +74,27 @@ impl StackBuilder {
         self
     }
 
+    /// Makes `service` serve a deliberately bad certificate (TLS stacks only), for tests of client refusals. Its
+    /// readiness check then accepts any certificate; calls to it from the rest of the stack fail.
+    pub fn server_identity(mut self, service: Service, bad: BadCert) -> Self {
+        self.bad_identities.insert(service, bad);
+        self
+    }
+
+    /// Makes `service` require `authorization: Bearer TOKEN` on its calls (`--token-file`). No service of the stack
+    /// may call it: they do not send tokens.
+    pub fn bearer_token(mut self, service: Service, token: &str) -> Self {
+        self.tokens.insert(service, token.to_string());
+        self
+    }
+
+    /// Keeps this stack apart from otherwise equal ones in a [`StackPool`], for tests that read a service's log and
+    /// must know that nobody else wrote to it. The tag ends the stack's name.
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.tag = Some(tag.to_string());
+        self
+    }
+
     /// Starts every service and waits until each is ready (READY line, then a health check): local processes
     /// upstreams first (a port is known once its service is ready), containers all at once (they reach each other
     /// by name).
@@ -80,7 +104,18 @@ impl StackBuilder {
                 if !self.services.contains_key(upstream) {
                     bail!("{service} calls {upstream}, which is not in the stack");
                 }
+                if self.tokens.contains_key(upstream) {
+                    bail!(
+                        "{service} calls {upstream}, which wants a bearer token {service} does not send"
+                    );
+                }
             }
+        }
+        if !self.security.tls() && !self.bad_identities.is_empty() {
+            bail!(
+                "a bad server certificate needs a TLS stack, not {}",
+                self.security
+            );
         }
         let mut identities: Vec<&str> = SERVICE_IDENTITIES.to_vec();
         identities.push(CLIENT_IDENTITY);
@@ -110,6 +145,9 @@ impl StackBuilder {
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
+            bad_identities: self.bad_identities,
+            tokens: self.tokens,
+            tag: self.tag,
             members: BTreeMap::new(),
             network,
             extra_args: self.extra_args,
@@ -153,6 +191,8 @@ impl StackBuilder {
 struct Member {
     lang: Lang,
     instance: Instance,
+    /// The client its health checks use.
+    health: ClientSecurity,
     startup: Startup,
 }
 
@@ -169,6 +209,9 @@ pub struct Startup {
 pub struct Stack {
     security: Security,
     backend: Backend,
+    bad_identities: BTreeMap<Service, BadCert>,
+    tokens: BTreeMap<Service, String>,
+    tag: Option<String>,
     // Dropped before the network: a network cannot be removed while containers are on it.
     members: BTreeMap<Service, Member>,
     /// The stack's id and its network (containers only).
@@ -188,6 +231,9 @@ impl Stack {
             extra_args: BTreeMap::new(),
             security: Security::MutualTls,
             backend: Backend::Local,
+            bad_identities: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            tag: None,
         }
     }
 
@@ -209,7 +255,11 @@ impl Stack {
             _ => Instance::Local(Process::spawn(launch, 0).await?),
         };
         let ready = started.elapsed();
-        if let Err(e) = ready::check(service, instance.addr(), &self.clients).await {
+        let health = match self.bad_identities.contains_key(&service) {
+            true => self.clients.clone().accepting_any_server(),
+            false => self.clients.clone(),
+        };
+        if let Err(e) = ready::check(service, instance.addr(), &health).await {
             bail!(
                 "{label} printed READY but is not healthy: {e:#}\n--- last lines of {label} ---\n{}",
                 instance.log_tail()
@@ -224,14 +274,13 @@ impl Stack {
             Member {
                 lang,
                 instance,
+                health,
                 startup,
             },
         ))
     }
 
-    /// The program and the contract's flags for `service` in `lang`, wired to its upstreams. The backend says how
-    /// the command line names files (where they are, or their copies) and peers (a running process's loopback
-    /// port, or a container's name).
+    /// The program and the contract's flags for `service` in `lang`, wired to the members already running.
     fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
         let mut launch = match self.backend {
             Backend::Local => local::launch(service, lang)?,
@@ -240,16 +289,31 @@ impl Stack {
         let mut args = Vec::new();
         let ca = self.pki.ca_path();
         if self.security.tls() {
-            let (cert, key) = self.pki.identity(service.name())?;
+            let (cert, key) = match self.bad_identities.get(&service) {
+                Some(&bad) => self.pki.bad_identity(service.name(), bad)?,
+                None => {
+                    let (cert, key) = self.pki.identity(service.name())?;
+                    (cert.to_path_buf(), key.to_path_buf())
+                }
+            };
             args.extend([
                 "--tls-cert".into(),
-                launch.file(cert),
+                launch.file(&cert),
                 "--tls-key".into(),
-                launch.file(key),
+                launch.file(&key),
             ]);
             if self.security.mutual() {
                 args.extend(["--client-ca".into(), launch.file(&ca)]);
+                for caller in allowed_callers(service) {
+                    args.extend(["--allow-client".into(), caller.to_string()]);
+                }
             }
+        }
+        if let Some(token) = self.tokens.get(&service) {
+            let file = self
+                .pki
+                .write_private(&format!("{service}-token"), &format!("{token}\n"))?;
+            args.extend(["--token-file".into(), launch.file(&file)]);
         }
         if !service.upstreams().is_empty() && self.security.tls() {
             args.extend(["--ca".into(), launch.file(&ca)]);
@@ -301,6 +365,13 @@ impl Stack {
             .map(|(s, m)| format!("{s}={}", m.lang))
             .collect();
         parts.push(format!("security={}", self.security));
+        for (service, bad) in &self.bad_identities {
+            parts.push(format!("{service}-cert={}", bad.name()));
+        }
+        for service in self.tokens.keys() {
+            parts.push(format!("{service}-token"));
+        }
+        parts.extend(self.tag.clone());
         parts.join("/")
     }
 
@@ -387,11 +458,24 @@ impl Stack {
         needle: &str,
         timeout: std::time::Duration,
     ) -> Result<()> {
+        self.wait_for_log_line(service, |l| l.contains(needle), timeout)
+            .await
+            .with_context(|| format!("no log line contains {needle:?}"))
+            .map(drop)
+    }
+
+    /// Waits until `service` has logged a line that `wanted` accepts, up to `timeout`, and returns the latest one.
+    pub async fn wait_for_log_line(
+        &self,
+        service: Service,
+        wanted: impl Fn(&str) -> bool,
+        timeout: std::time::Duration,
+    ) -> Result<String> {
         let member = self.member(service)?;
         member
             .instance
             .log()
-            .wait_for(needle, timeout)
+            .wait_for_line(wanted, timeout)
             .await
             .with_context(|| {
                 format!(
@@ -411,10 +495,25 @@ impl Stack {
     /// Starts a stopped or killed `service` again and waits until it is ready. Its address may change (a container
     /// gets a new host port): ask [`Stack::addr`] again.
     pub async fn start(&mut self, service: Service) -> Result<()> {
-        let clients = self.clients.clone();
         let member = self.member_mut(service)?;
         member.instance.start().await?;
-        ready::check(service, member.instance.addr(), &clients).await
+        ready::check(service, member.instance.addr(), &member.health).await
+    }
+
+    /// Checks that `service` still answers its health check, as at start: through its protocol and security, with
+    /// a good client (one that accepts any certificate if the service was given a bad one).
+    pub async fn check(&self, service: Service) -> Result<()> {
+        let member = self.member(service)?;
+        ready::check(service, member.instance.addr(), &member.health)
+            .await
+            .with_context(|| {
+                format!(
+                    "{service} ({}) in {} no longer serves; its last lines:\n{}",
+                    member.lang,
+                    self.name(),
+                    member.instance.log_tail()
+                )
+            })
     }
 
     /// Freezes `service` (SIGSTOP, or a paused container): its port accepts connections, nothing answers.
@@ -470,6 +569,15 @@ impl Stack {
             description["client_key"] = json!(key);
         }
         Ok(description)
+    }
+}
+
+/// The identities allowed to call `service` when it checks its callers (under mutual TLS): its callers by design and
+/// the test process. Passed explicitly, so that the services' own default (their callers only) stays strict.
+fn allowed_callers(service: Service) -> &'static [&'static str] {
+    match service {
+        Service::Discount => &["catalog", "order", CLIENT_IDENTITY],
+        _ => &[],
     }
 }
 

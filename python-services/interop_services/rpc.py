@@ -67,12 +67,21 @@ def upstream_channel(name: str, addr: cli.HostPort, server_name: str, client_tls
 
 
 async def serve(prog: str, listen: cli.HostPort, server_tls: tls.ServerTls | None, exit_on_stdin_eof: bool,
-                service_name: str, register: Callable[[grpc.aio.Server], None], log: logging.Logger) -> None:
-    """Serve until SIGTERM/SIGINT (or stdin EOF when asked), then drain in-flight calls and return."""
+                service_name: str, register: Callable[[grpc.aio.Server], None], log: logging.Logger,
+                interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                options: Sequence[tuple[str, object]] = ()) -> None:
+    """Serve until SIGTERM/SIGINT (or stdin EOF when asked), then drain in-flight calls and return. `interceptors`
+    and `options` are the service's own additions to grpcio's server."""
     stop = lifecycle.stop_event(exit_on_stdin_eof, log)
     lifecycle.ensure_bindable(listen)
-    # so_reuseport off: grpcio sets it by default, which lets a second server "bind" a port that is already taken.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(interceptors=list(interceptors), options=[
+        # so_reuseport off: grpcio sets it by default, which lets a second server "bind" a port already taken.
+        ("grpc.so_reuseport", 0),
+        # As the Rust services: a connection that has not finished its TLS handshake by then is closed (grpcio's
+        # default is 120 s).
+        ("grpc.server_handshake_timeout_ms", int(tls.HANDSHAKE_TIMEOUT_SECONDS * 1000)),
+        *options,
+    ])
     register(server)
     health_servicer = health.aio.HealthServicer()
     await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)

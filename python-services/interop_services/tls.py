@@ -2,21 +2,33 @@
 
 Checking with Python's ssl module up front means a wrong file is reported as `--flag path: why` before anything
 listens, instead of as a failed handshake much later (grpcio only parses PEM when the first connection arrives).
+
+The HTTPS server accepts TLS itself (`handshaking`) rather than through asyncio's built-in server TLS, for one reason:
+to log why a handshake failed. A refused client often cannot tell why (TLS 1.3 lets it send its request before the
+server has checked its certificate, and asyncio closes without an alert), so the server's log is where the reason is
+read. grpcio does its own TLS and logs failed handshakes itself ("Handshake failed with error ...").
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 import grpc
 
 from interop_services.cli import ConfigError
 
 _SSL_SOURCE_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+
+# How long a client may take to finish its TLS handshake; a connection that says nothing is closed after that.
+HANDSHAKE_TIMEOUT_SECONDS = 10.0
+
+log = logging.getLogger("interop.tls")
 
 
 @dataclass(frozen=True)
@@ -153,3 +165,43 @@ def _refuse_password() -> NoReturn:
 def _ssl_reason(err: ssl.SSLError) -> str:
     text = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], str) else str(err)
     return _SSL_SOURCE_LOCATION.sub("", text)
+
+
+def handshaking(app_factory: Callable[[], asyncio.Protocol], context: ssl.SSLContext
+                ) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory for `loop.create_server` that does the TLS handshake of each connection, hands it to a
+    protocol from `app_factory` once it succeeds, and logs why when it fails (the same line as the Rust services:
+    `tls handshake failed peer=... error=...`). Each handshake runs on its own, so a silent client delays nobody."""
+    return lambda: _Handshake(app_factory, context)
+
+
+class _Handshake(asyncio.Protocol):
+    def __init__(self, app_factory: Callable[[], asyncio.Protocol], context: ssl.SSLContext) -> None:
+        self._app_factory = app_factory
+        self._context = context
+        self._task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        # Nothing may be read before start_tls takes the connection over: it resumes reading itself.
+        transport.pause_reading()
+        self._task = asyncio.get_running_loop().create_task(self._upgrade(transport))
+
+    async def _upgrade(self, transport: asyncio.Transport) -> None:
+        peer = transport.get_extra_info("peername")
+        app = self._app_factory()
+        try:
+            tls_transport = await asyncio.get_running_loop().start_tls(
+                transport, app, self._context, server_side=True, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_SECONDS)
+        except (OSError, asyncio.TimeoutError) as err:  # ssl.SSLError and ConnectionError are OSErrors
+            where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+            log.warning("tls handshake failed peer=%s error=%s", where, _error_text(err))
+            transport.abort()
+            return
+        app.connection_made(tls_transport)
+
+
+def _error_text(err: BaseException) -> str:
+    if isinstance(err, ssl.SSLError):
+        return _ssl_reason(err)
+    return str(err) or type(err).__name__

@@ -144,6 +144,8 @@ class Pki:
     client_cert: Path
     client_key: Path
     other_key: Path  # a valid key that matches no certificate
+    payment_cert: Path  # a client from the same CA whose identity, payment, Discount does not let in by default
+    payment_key: Path
 
 
 def _openssl(*args: str | Path) -> None:
@@ -181,5 +183,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     server_cert, server_key = _leaf(directory, "localhost", ca, ca_key,
                                     leaf + "extendedKeyUsage=serverAuth\n"
                                            "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    client_cert, client_key = _leaf(directory, "catalog-client", ca, ca_key, leaf + "extendedKeyUsage=clientAuth\n")
-    return Pki(ca, server_cert, server_key, client_cert, client_key, _ec_key(directory / "other.key"))
+    # The client carries the identity catalog: the name Discount lets in by default.
+    client_cert, client_key = _leaf(directory, "catalog-client", ca, ca_key,
+                                    leaf + "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:catalog\n")
+    payment_cert, payment_key = _leaf(directory, "payment-client", ca, ca_key,
+                                      leaf + "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:payment\n")
+    return Pki(ca, server_cert, server_key, client_cert, client_key, _ec_key(directory / "other.key"), payment_cert,
+               payment_key)

@@ -154,3 +154,15 @@ def test_one_deadline_for_all_calls(caplog: pytest.LogCaptureFixture) -> None:
     warnings = [r.getMessage() for r in caplog.records if r.name == "interop.catalog"]
     assert len(warnings) == 3
     assert all("code=DEADLINE_EXCEEDED" in w and "customer_id=1" in w for w in warnings), warnings
+
+
+def test_too_many_header_bytes_is_go_431(pricer: LocalPricer) -> None:
+    # Three fields under aiohttp's own per-field limit, together above the 16 KiB the service allows.
+    padding = {f"X-Padding-{i}": "p" * 6000 for i in range(3)}
+    assert request(pricer, "GET", "/products", **padding) == (431, TEXT_PLAIN, "431 Request Header Fields Too Large")
+
+
+def test_too_many_header_fields_is_go_431(pricer: LocalPricer) -> None:
+    fields = {f"X-Field-{i}": "f" for i in range(101)}
+    assert request(pricer, "GET", "/products", **fields) == (431, TEXT_PLAIN, "431 Request Header Fields Too Large")
+    assert pricer.customers == []

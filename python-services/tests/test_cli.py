@@ -116,3 +116,21 @@ def test_port_in_use_is_exit_1(service: str) -> None:
         port = taken.getsockname()[1]
         assert_one_line_error(run(service, "--listen", f"127.0.0.1:{port}"), service, 1,
                               f"--listen 127.0.0.1:{port}: cannot bind", "Address already in use")
+
+
+def test_allow_client_needs_client_ca() -> None:
+    assert_one_line_error(run("discount", "--allow-client", "catalog"), "discount", 2,
+                          "--allow-client catalog: client identities need --client-ca")
+
+
+def test_missing_token_file(tmp_path: Path) -> None:
+    missing = tmp_path / "token"
+    assert_one_line_error(run("discount", "--token-file", missing), "discount", 2,
+                          f"--token-file {missing}: cannot read: [Errno 2] No such file or directory")
+
+
+def test_empty_token_file(tmp_path: Path) -> None:
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    assert_one_line_error(run("discount", "--token-file", empty), "discount", 2,
+                          f"--token-file {empty}: holds no token")

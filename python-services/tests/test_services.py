@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
+import json
 import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Iterator
 
 import grpc
 import pytest
 import samples
-from conftest import TUTORIAL_SERVER, Pki, Service, module_args, start
+from conftest import TUTORIAL_SERVER, Pki, Service, child_env, module_args, start
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -221,6 +225,76 @@ def test_https_requires_client_certificate(mtls_stack: tuple[Service, Service], 
     _, catalog = mtls_stack
     with pytest.raises((ssl.SSLError, ConnectionError)):
         products_for(catalog, None, context=https_context(pki, with_client_cert=False))
+
+
+def test_https_logs_why_it_refused_a_handshake(mtls_stack: tuple[Service, Service], pki: Pki) -> None:
+    _, catalog = mtls_stack
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        products_for(catalog, None, context=https_context(pki, with_client_cert=False))
+    # Logged before the connection was closed, so it is there once the client has failed.
+    refusals = [line for line in catalog.log().splitlines() if "tls handshake failed peer=127.0.0.1:" in line]
+    assert any("PEER_DID_NOT_RETURN_A_CERTIFICATE" in line for line in refusals), catalog.log_tail()
+
+
+def test_discount_refuses_identities_it_does_not_know(mtls_stack: tuple[Service, Service], pki: Pki) -> None:
+    discount, _ = mtls_stack
+    request = ecommerce_pb2.DiscountRequest(customer=ecommerce_pb2.Customer(id=1),
+                                            product=ecommerce_pb2.Product(id=1, price_in_cents=100))
+    payment = grpc.ssl_channel_credentials(pki.ca.read_bytes(), pki.payment_key.read_bytes(),
+                                           pki.payment_cert.read_bytes())
+    with grpc.secure_channel(discount.address, payment, [("grpc.ssl_target_name_override", "localhost")]) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            ecommerce_pb2_grpc.DiscountStub(channel).ApplyDiscount(request, timeout=10)
+    assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert failure.value.details() == 'client identity "payment" is not allowed to call ecommerce.Discount'
+    assert "call refused service=ecommerce.Discount code=PERMISSION_DENIED client=payment" in discount.log()
+
+
+def test_discount_checks_the_bearer_token(services: list[Service], tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    discount = start("discount", module_args("discount", "--listen", LOCAL, "--token-file", str(token)))
+    services.append(discount)
+    request = ecommerce_pb2.DiscountRequest(customer=ecommerce_pb2.Customer(id=1),
+                                            product=ecommerce_pb2.Product(id=1, price_in_cents=100))
+    with grpc.insecure_channel(discount.address) as channel:
+        stub = ecommerce_pb2_grpc.DiscountStub(channel)
+        for metadata in [(), (("authorization", "Bearer wrong"),)]:
+            with pytest.raises(grpc.RpcError) as failure:
+                stub.ApplyDiscount(request, timeout=10, metadata=metadata)
+            assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert failure.value.details() == "missing or invalid bearer token"
+        reply = stub.ApplyDiscount(request, timeout=10, metadata=(("authorization", "Bearer s3cret"),))
+        assert reply.product.discount_value.value_in_cents == 90
+        # Health stays open: probes need no token.
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_one_shot_clients_print_one_json_line(discount: Service, catalog: Service, tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "interop_services.catalog.client", "--url",
+                          f"http://{catalog.address}/products", "--header", "X-USER-ID:1"],
+                         capture_output=True, text=True, timeout=60, env=child_env())
+    answer = json.loads(out.stdout)
+    assert (answer["status"], answer["body"], answer["error"]) == (200, samples.USER_1, "")
+    request = tmp_path / "request.bin"
+    request.write_bytes(ecommerce_pb2.DiscountRequest(customer=ecommerce_pb2.Customer(id=1),
+                                                      product=ecommerce_pb2.Product(price_in_cents=100))
+                        .SerializeToString())
+    out = subprocess.run([sys.executable, "-m", "interop_services.discount.client", "--addr", discount.address,
+                          "--request-file", str(request)], capture_output=True, text=True, timeout=60, env=child_env())
+    answer = json.loads(out.stdout)
+    reply = ecommerce_pb2.DiscountResponse.FromString(base64.b64decode(answer["response_b64"]))
+    assert (answer["code"], reply.product.discount_value.value_in_cents) == ("OK", 90)
+
+
+def test_one_shot_http_client_reports_a_refusal(catalog: Service, pki: Pki) -> None:
+    # TLS to a plaintext server: no response, and the error says why.
+    out = subprocess.run([sys.executable, "-m", "interop_services.catalog.client", "--url",
+                          f"https://{catalog.address}/healthz", "--ca", str(pki.ca)],
+                         capture_output=True, text=True, timeout=60, env=child_env())
+    answer = json.loads(out.stdout)
+    assert answer["status"] == 0 and "WRONG_VERSION_NUMBER" in answer["error"], answer
 
 
 def test_grpc_requires_client_certificate(mtls_stack: tuple[Service, Service], pki: Pki) -> None:

@@ -10,6 +10,7 @@
 //! assert_eq!(apply_discount(1, 99_999), Some((0.1, 89_999)));
 //! ```
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod deadline;

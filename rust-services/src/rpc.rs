@@ -4,11 +4,13 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use tonic::codegen::http;
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use tower::util::MapResponseLayer;
 
 use crate::cli::{self, Failure, HostPort, ServeArgs};
 use crate::lifecycle;
@@ -123,7 +125,8 @@ where
     S::Response: axum::response::IntoResponse,
     S::Future: Send + 'static,
 {
-    let tls = ServerTls::from_args(args, &[])?;
+    // We accept TLS ourselves (to log why a handshake failed), so ALPN is ours to set too.
+    let tls = ServerTls::from_args(args, &[b"h2"])?;
     HostPort::parse("--listen", args.listen.as_deref().unwrap_or(default_listen))?;
     let service = make()?;
     let (listener, addr) = cli::bind(args.listen.as_deref(), default_listen).await?;
@@ -142,13 +145,8 @@ where
         .build_v1alpha()
         .map_err(|e| Failure::Runtime(e.into()))?;
 
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls.tonic_config())
-            .map_err(|e| Failure::Runtime(e.into()))?;
-    }
-    let router = builder
+    let router = Server::builder()
+        .layer(MapResponseLayer::new(size_limit_in_grpc_words))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -166,8 +164,109 @@ where
         stop.await;
         health_reporter.set_not_serving::<S>().await;
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping))
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))
+    let served = match &tls {
+        Some(tls) => {
+            let incoming = tls.acceptor().incoming(listener);
+            lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping)).await
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            lifecycle::graceful(router.serve_with_incoming_shutdown(incoming, stopping)).await
+        }
+    };
+    served.map_err(|e| Failure::Runtime(e.into()))
+}
+
+/// A request above a size limit, answered in gRPC's own words: RESOURCE_EXHAUSTED, as the gRPC specification asks,
+/// with grpc-core's message, which grpcio sends. tonic answers OUT_OF_RANGE "Error, decoded message length too
+/// large: found N bytes, the limit is: M bytes" (from the length prefix, before it buffers anything); every other
+/// response passes untouched.
+fn size_limit_in_grpc_words(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    if headers.get("grpc-status").map(|v| v.as_bytes()) != Some(b"11") {
+        return response;
+    }
+    let Some((found, limit)) = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|m| tonic_size_limit(&percent_decode(m)))
+    else {
+        return response;
+    };
+    let message = format!("SERVER: Received message larger than max ({found} vs. {limit})");
+    if let Ok(message) = http::HeaderValue::from_str(&message) {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+        headers.insert("grpc-message", message);
+    }
+    response
+}
+
+/// `(found, limit)` from tonic's size-limit message.
+fn tonic_size_limit(message: &str) -> Option<(u64, u64)> {
+    let rest = message.strip_prefix("Error, decoded message length too large: found ")?;
+    let (found, rest) = rest.split_once(" bytes, the limit is: ")?;
+    let limit = rest.strip_suffix(" bytes")?;
+    Some((found.parse().ok()?, limit.parse().ok()?))
+}
+
+/// Undoes the percent-encoding of a grpc-message header (invalid escapes are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod size_limit_tests {
+    use super::*;
+
+    #[test]
+    fn tonic_size_limit_becomes_resource_exhausted() {
+        let status = Status::out_of_range(
+            "Error, decoded message length too large: found 4194305 bytes, the limit is: 4194304 bytes",
+        );
+        let response = size_limit_in_grpc_words(status.into_http());
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        assert_eq!(header("grpc-status"), "8");
+        assert_eq!(
+            header("grpc-message"),
+            "SERVER: Received message larger than max (4194305 vs. 4194304)"
+        );
+    }
+
+    #[test]
+    fn other_statuses_pass_untouched() {
+        for status in [
+            Status::out_of_range("found 1 bytes"),
+            Status::permission_denied(
+                "Error, decoded message length too large: found 1 bytes, the limit is: 0 bytes",
+            ),
+        ] {
+            let code = status.code();
+            let response = size_limit_in_grpc_words(status.into_http());
+            assert_eq!(
+                Status::from_header_map(response.headers()).unwrap().code(),
+                code
+            );
+        }
+    }
 }

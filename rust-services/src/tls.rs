@@ -2,14 +2,29 @@
 //!
 //! Everything is read and validated before the service announces READY, so a bad file is a one-line usage error
 //! (exit 2) rather than a handshake failure discovered by the first client.
+//!
+//! Servers accept TLS themselves ([`LoggedTls`]) rather than through tonic's or axum-server's built-in TLS, for one
+//! reason: to log why a handshake failed. A client that is refused often cannot tell why (TLS 1.3 lets it send its
+//! request before the server has checked its certificate), so the server's log is where the reason is read.
 
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::accept::Accept;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use futures::Stream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use crate::cli::{Failure, ServeArgs, UpstreamArgs};
 
@@ -65,10 +80,11 @@ impl PemFile {
     }
 }
 
+/// How long a client may take to finish its TLS handshake; a connection that says nothing is closed after that.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A server's TLS settings: its identity and, for mutual TLS, the CA its clients must be signed by.
 pub struct ServerTls {
-    cert: PemFile,
-    key: PemFile,
     client_ca: Option<PemFile>,
     rustls: Arc<rustls::ServerConfig>,
 }
@@ -108,8 +124,6 @@ impl ServerTls {
             .map_err(|e| key.invalid(format!("does not fit {} {}: {e}", cert.flag, cert.path)))?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Some(ServerTls {
-            cert,
-            key,
             client_ca,
             rustls: Arc::new(config),
         }))
@@ -120,19 +134,74 @@ impl ServerTls {
         self.client_ca.is_some()
     }
 
-    /// The checked rustls configuration (used directly by the HTTPS server).
-    pub fn rustls_config(&self) -> Arc<rustls::ServerConfig> {
-        self.rustls.clone()
+    /// An acceptor for these settings.
+    pub fn acceptor(&self) -> LoggedTls {
+        LoggedTls(
+            RustlsAcceptor::new(RustlsConfig::from_config(self.rustls.clone()))
+                .handshake_timeout(HANDSHAKE_TIMEOUT),
+        )
     }
+}
 
-    /// The same settings in tonic's terms (tonic builds its own rustls configuration from PEM).
-    pub fn tonic_config(&self) -> ServerTlsConfig {
-        let config = ServerTlsConfig::new()
-            .identity(Identity::from_pem(self.cert.bytes(), self.key.bytes()));
-        match &self.client_ca {
-            Some(ca) => config.client_ca_root(Certificate::from_pem(ca.bytes())),
-            None => config,
-        }
+/// Accepts TLS on TCP connections, and logs every handshake that fails with the peer and the reason, at warn
+/// (`tls handshake failed peer=... error=...`, the same line as the Python services).
+#[derive(Clone)]
+pub struct LoggedTls(RustlsAcceptor);
+
+impl<S: Send + 'static> Accept<TcpStream, S> for LoggedTls {
+    type Stream = TlsStream<TcpStream>;
+    type Service = S;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, S)>> + Send>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        let peer = stream.peer_addr().ok();
+        let _ = stream.set_nodelay(true);
+        let handshake = self.0.accept(stream, service);
+        Box::pin(async move {
+            handshake.await.inspect_err(|error| {
+                let peer = peer.map_or_else(|| "?".to_string(), |p: SocketAddr| p.to_string());
+                tracing::warn!(%peer, %error, "tls handshake failed");
+            })
+        })
+    }
+}
+
+impl LoggedTls {
+    /// The TLS connections accepted on `listener`, for a tonic server. Each handshake runs in its own task, so that
+    /// a client that connects and says nothing delays nobody; failed ones are logged and left out.
+    pub fn incoming(
+        self,
+        listener: TcpListener,
+    ) -> impl Stream<Item = io::Result<TlsStream<TcpStream>>> + Send + 'static {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    // The server stopped reading: stop accepting.
+                    () = tx.closed() => break,
+                };
+                let tcp = match accepted {
+                    Ok((tcp, _)) => tcp,
+                    // tonic decides which accept errors end the server, as with its own listener.
+                    Err(e) => {
+                        if tx.send(Err(e)).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (self.clone(), tx.clone());
+                tokio::spawn(async move {
+                    if let Ok((tls, ())) = acceptor.accept(tcp, ()).await {
+                        let _ = tx.send(Ok(tls)).await;
+                    }
+                });
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
     }
 }
 

@@ -139,6 +139,32 @@ fn interop_spec_flag_mistakes_are_usage_errors() {
     }
 }
 #[test]
+fn discount_auth_flags_are_checked() {
+    let discount = env!("CARGO_BIN_EXE_discount");
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let empty = empty.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--allow-client", "catalog"], "--client-ca"),
+        (
+            &["--token-file", "/nonexistent/token"],
+            "--token-file /nonexistent/token: cannot read",
+        ),
+        (&["--token-file", empty], "holds no token"),
+    ];
+    for (args, needle) in cases {
+        let (code, stderr) = run(discount, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: want {needle:?} in {stderr:?}"
+        );
+    }
+}
+
+#[test]
 fn a_database_that_cannot_be_opened_is_a_usage_error() {
     for binary in [env!("CARGO_BIN_EXE_order"), env!("CARGO_BIN_EXE_payment")] {
         let (code, stderr) = run(

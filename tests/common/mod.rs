@@ -1,7 +1,11 @@
 //! What every contract test shares: the pool of running stacks and how a case names itself.
 #![allow(dead_code, unused_macros)]
 
+pub mod calls;
+
+use interop::refusal::{Refusal, Side, classify, is_handshake_failure};
 use interop::{Lang, Security, Service, Stack, StackBuilder, StackPool};
+use interop_services::proto::ecommerce::{Customer, DiscountRequest, Product};
 
 /// Stacks shared by all tests of one test binary: each distinct stack starts once.
 pub static STACKS: StackPool = StackPool::new();
@@ -17,30 +21,19 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
 
 /// What a client of Catalog sees: status, content type and the exact body bytes (JSON rendering included).
 pub async fn get_products(stack: &Stack, user: Option<&str>) -> anyhow::Result<String> {
-    let mut request = stack
-        .http()?
-        .get(format!("{}/products", stack.url(Service::Catalog)?));
-    if let Some(user) = user {
-        request = request.header("X-USER-ID", user);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("?").to_string());
-    let body = response.text().await?;
-    if content_type.as_deref() == Some("application/json") {
-        serde_json::from_str::<serde_json::Value>(&body)
-            .map_err(|e| anyhow::anyhow!("the body is not JSON ({e}): {body:?}"))?;
-    }
-    // The length pins down what a text snapshot could hide, such as the JSON encoder's final newline.
-    Ok(format!(
-        "status: {}\ncontent-type: {}\nlength: {}\n\n{body}",
-        status.as_u16(),
-        content_type.unwrap_or_default(),
-        body.len()
-    ))
+    let headers: Vec<(&str, &str)> = user.map(|u| ("X-USER-ID", u)).into_iter().collect();
+    let addr = stack.addr(Service::Catalog)?;
+    calls::http(
+        Lang::Rust,
+        addr,
+        "catalog",
+        stack.clients(),
+        "GET",
+        "/products",
+        &headers,
+    )
+    .await?
+    .render()
 }
 
 /// The content of a committed snapshot (`catalog__user_1`), without its header: what an answer must equal.
@@ -65,6 +58,48 @@ pub fn order_stack(order: Lang, discount: Lang, payment: Lang, security: Securit
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
 }
 
+/// The stack serving `service` in `lang`: Discount alone, or Catalog with a Discount in the same language.
+pub fn stack_for(service: Service, lang: Lang) -> StackBuilder {
+    let builder = Stack::builder()
+        .service(Service::Discount, lang)
+        .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"));
+    match service {
+        Service::Discount => builder,
+        Service::Catalog => builder.service(Service::Catalog, lang),
+        other => panic!("{other} is not served alone or with Discount alone"),
+    }
+}
+
+/// A DiscountRequest for `customer` (John Snow's names) buying the iPhone at `price_in_cents`.
+pub fn discount_request(customer: Option<i32>, price_in_cents: i32) -> DiscountRequest {
+    DiscountRequest {
+        customer: customer.map(|id| Customer {
+            id,
+            first_name: "John".into(),
+            last_name: "Snow".into(),
+        }),
+        product: Some(Product {
+            id: 1,
+            slug: "iphone-x".into(),
+            description: "64GB, black and iOS 12".into(),
+            price_in_cents,
+            discount_value: None,
+        }),
+    }
+}
+
+/// Why `service` refused a handshake, as its log says: the latest failed handshake it logged (give the stack a
+/// tag if other tests could have made one). The line travels through a pipe after the refusal, hence the wait.
+pub async fn server_reason(stack: &Stack, service: Service) -> (Refusal, String) {
+    let line = stack
+        .wait_for_log_line(service, is_handshake_failure, calls::CALL_LIMIT)
+        .await
+        .unwrap_or_else(|e| panic!("the server logged no failed handshake: {e:#}"));
+    let reason = classify(Side::Server, &line)
+        .unwrap_or_else(|| panic!("no class for the server's log line (add a rule): {line}"));
+    (reason, line)
+}
+
 /// The snapshot name of an rstest case: its description (`user_1`), shared by every cell of the matrix.
 pub fn case_name(context: &rstest::Context) -> &'static str {
     context
@@ -87,7 +122,7 @@ macro_rules! assert_shared_snapshot {
 // `products::case_1_user_1::catalog_2_python::discount_1_rust::security_2_mtls`.
 #[allow(non_upper_case_globals)]
 pub mod axes {
-    use interop::{Lang, Security};
+    use interop::{Lang, Security, Service};
 
     /// The Rust implementation.
     pub const rust: Lang = Lang::Rust;
@@ -97,4 +132,8 @@ pub mod axes {
     pub const tls: Security = Security::Tls;
     /// Server and client authentication.
     pub const mtls: Security = Security::MutualTls;
+    /// The gRPC service.
+    pub const discount: Service = Service::Discount;
+    /// The HTTP service.
+    pub const catalog: Service = Service::Catalog;
 }

@@ -8,6 +8,7 @@
 mod cases;
 mod compare;
 mod float32;
+mod order;
 mod pricing;
 mod python;
 mod vectors;

@@ -59,3 +59,12 @@ def render_product_list(wires: list[bytes]) -> str:
     from interop_services.proto import ecommerce_pb2
 
     return render_products([ecommerce_pb2.Product.FromString(wire) for wire in wires])
+
+
+def order_unit_price(list_price_cents: int, discount: tuple[float, int] | None) -> int:
+    """Order's unit price, with the discount given as Rust gives it: (pct, value_in_cents), or None."""
+    from interop_services.order.validation import unit_price
+    from interop_services.proto import ecommerce_pb2
+
+    value = None if discount is None else ecommerce_pb2.DiscountValue(pct=discount[0], value_in_cents=discount[1])
+    return unit_price(list_price_cents, value)

@@ -38,23 +38,29 @@ impl LogTail {
             .join("\n")
     }
 
-    /// Waits until a line containing `needle` has been written, up to `timeout`.
-    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Result<()> {
+    /// Waits until a line that `wanted` accepts has been written, up to `timeout`, and returns the latest such line.
+    pub async fn wait_for_line(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             // Registered before looking, so a line arriving in between is not missed.
             let grew = self.grew.notified();
-            if self
+            let found = self
                 .lines
                 .lock()
                 .expect("log tail lock")
                 .iter()
-                .any(|l| l.contains(needle))
-            {
-                return Ok(());
+                .rev()
+                .find(|l| wanted(l))
+                .cloned();
+            if let Some(line) = found {
+                return Ok(line);
             }
             if tokio::time::timeout_at(deadline, grew).await.is_err() {
-                bail!("no log line containing {needle:?} within {timeout:?}");
+                bail!("no such log line within {timeout:?}");
             }
         }
     }

@@ -10,13 +10,16 @@ from typing import Sequence
 
 import grpc
 
-from interop_services import cli, rpc, tls
+from interop_services import auth, cli, rpc, tls
 from interop_services.discount import pricing
 from interop_services.proto import ecommerce_pb2, ecommerce_pb2_grpc
 
 PROG = "discount"
 DEFAULT_LISTEN = "0.0.0.0:11443"
 SERVICE_NAME = ecommerce_pb2.DESCRIPTOR.services_by_name["Discount"].full_name
+# The largest request Discount decodes: gRPC's customary 4 MiB, set explicitly so that every language refuses the
+# same sizes (RESOURCE_EXHAUSTED).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 log = logging.getLogger("interop.discount")
 
@@ -28,6 +31,7 @@ class Config:
     # Discount calls nothing upstream; the flags are accepted and checked so every service takes the same set.
     upstream_tls: tls.ClientTls | None
     exit_on_stdin_eof: bool
+    guard: auth.Guard
     delay_ms: int = 0
 
 
@@ -35,6 +39,7 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
     parser = cli.new_parser(PROG, "The tutorial's Discount gRPC service.")
     cli.add_server_flags(parser, DEFAULT_LISTEN)
     cli.add_upstream_flags(parser)
+    auth.add_auth_flags(parser)
     parser.add_argument("--delay-ms", type=int, default=0, metavar="MS",
                         help="TEST ONLY: wait this long before every answer, so tests can make a slow Discount "
                              "without a mock (default 0)")
@@ -44,11 +49,14 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
 def _config_from_args(args: argparse.Namespace) -> Config:
     if args.delay_ms < 0:
         raise cli.ConfigError(f"--delay-ms {args.delay_ms}", "must not be negative")
+    server_tls = tls.server_tls_from_args(args)
+    mutual = server_tls is not None and server_tls.mutual
     return Config(
         listen=cli.parse_host_port("--listen", args.listen, allow_port_zero=True),
-        server_tls=tls.server_tls_from_args(args),
+        server_tls=server_tls,
         upstream_tls=tls.client_tls_from_args(args),
         exit_on_stdin_eof=args.exit_on_stdin_eof,
+        guard=auth.Guard.from_args(args, mutual, SERVICE_NAME),
         delay_ms=args.delay_ms,
     )
 
@@ -73,4 +81,6 @@ async def serve(config: Config) -> None:
     """Serve until SIGTERM/SIGINT (or stdin EOF when asked), then drain in-flight calls and return."""
     servicer = DiscountServicer(config.delay_ms)
     await rpc.serve(PROG, config.listen, config.server_tls, config.exit_on_stdin_eof, SERVICE_NAME,
-                    lambda server: ecommerce_pb2_grpc.add_DiscountServicer_to_server(servicer, server), log)
+                    lambda server: ecommerce_pb2_grpc.add_DiscountServicer_to_server(servicer, server), log,
+                    interceptors=[auth.GuardInterceptor(config.guard)],
+                    options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::join_all;
@@ -28,6 +29,20 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:11080";
 pub const DEFAULT_DISCOUNT_ADDR: &str = "localhost:11443";
 
 const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The most header bytes (names and values) a request may carry; more gets 431. The tutorial's Go server allowed
+/// 1 MB; every language here answers the same above 16 KiB, a common proxy limit.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The most header fields a request may carry; more gets 431.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
+/// What the HTTP parser itself accepts, set explicitly well above the limits the application enforces, so that the
+/// application, not a library default, decides (hyper and aiohttp have different defaults, and answer differently).
+pub const PARSER_MAX_BYTES: usize = 1024 * 1024;
+
+/// See [`PARSER_MAX_BYTES`].
+pub const PARSER_MAX_FIELDS: usize = 1000;
 
 /// Command line of the `catalog` binary.
 #[derive(clap::Parser, Debug)]
@@ -96,13 +111,36 @@ pub fn app(state: AppState) -> Router {
                 "Method Not Allowed\n",
             )
         })
+        .layer(from_fn(limit_headers))
         .with_state(Arc::new(state))
+}
+
+/// 431 for a request whose headers exceed [`MAX_HEADER_BYTES`] or [`MAX_HEADER_FIELDS`], with the body Go's net/http
+/// answers when its own limit is passed.
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_FIELDS {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            [(header::CONTENT_TYPE, TEXT)],
+            "431 Request Header Fields Too Large",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn get_products(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let products = products();
-    // Go's Header.Get: the first value; a missing or empty header means no customer.
-    let raw = headers.get("x-user-id").map(|v| v.to_str());
+    // Go's Header.Get: the first value; a missing or empty header means no customer. Whitespace around a value is
+    // not part of it (RFC 9110 section 5.5): HTTP/1.1 parsers drop it, HTTP/2 carries it, so it is dropped here.
+    let raw = headers
+        .get("x-user-id")
+        .map(|v| v.to_str().map(|s| s.trim_matches([' ', '\t'])));
     let customer = match raw {
         None | Some(Ok("")) => None,
         Some(Ok(text)) => match parse_customer_id(text) {
@@ -221,11 +259,16 @@ pub async fn serve(args: Args) -> Result<(), Failure> {
         "serving catalog"
     );
     lifecycle::announce_ready(&addr);
-    let server = axum_server::Server::from_listener(listener).handle(handle);
+    let mut server = axum_server::Server::from_listener(listener).handle(handle);
+    let parser = server.http_builder();
+    parser
+        .http1()
+        .max_buf_size(PARSER_MAX_BYTES)
+        .max_headers(PARSER_MAX_FIELDS);
+    parser.http2().max_header_list_size(PARSER_MAX_BYTES as u32);
     let served = match tls {
         Some(tls) => {
-            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.rustls_config());
-            let server = server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config));
+            let server = server.acceptor(tls.acceptor());
             lifecycle::graceful(server.serve(app.into_make_service())).await
         }
         None => lifecycle::graceful(server.serve(app.into_make_service())).await,

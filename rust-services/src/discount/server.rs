@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{AuthArgs, Guard};
 use crate::cli::{Failure, ServeArgs};
 use crate::proto::ecommerce::discount_server::{Discount, DiscountServer};
 use crate::proto::ecommerce::{DiscountRequest, DiscountResponse};
@@ -14,6 +17,10 @@ use super::pricing::discounted_product;
 /// The tutorial's default port.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:11443";
 
+/// The largest request Discount decodes: gRPC's customary 4 MiB, set explicitly so that every language refuses the
+/// same sizes (RESOURCE_EXHAUSTED).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// Command line of the `discount` binary.
 #[derive(clap::Parser, Debug)]
 #[command(name = "discount", about = "The tutorial's Discount gRPC service")]
@@ -21,10 +28,16 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub auth: AuthArgs,
     /// TEST ONLY: wait this long before every answer, so tests can make a slow Discount without a mock.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub delay_ms: u64,
 }
+
+/// The service's full gRPC name.
+const SERVICE_NAME: &str = <DiscountServer<DiscountService> as NamedService>::NAME;
 
 /// Implements `ecommerce.Discount`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -65,8 +78,12 @@ impl Discount for DiscountService {
 /// Serves Discount until a shutdown signal, announcing READY once the port is bound.
 pub async fn serve(args: Args) -> Result<(), Failure> {
     let service = DiscountService::with_delay(Duration::from_millis(args.delay_ms));
+    let guard = Guard::from_args(&args.auth, args.serve.client_ca.is_some(), SERVICE_NAME)?;
     rpc::serve("discount", &args.serve, DEFAULT_LISTEN, || {
-        Ok(DiscountServer::new(service))
+        Ok(InterceptedService::new(
+            DiscountServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES),
+            guard,
+        ))
     })
     .await
 }
