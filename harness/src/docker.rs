@@ -165,6 +165,9 @@ pub struct Swept {
     pub networks: usize,
 }
 
+/// How many containers a sweep removes at once.
+const REMOVALS_AT_ONCE: usize = 8;
+
 /// How long a sweep after a process's end watches for containers that process's last requests still create.
 const SETTLE: Duration = Duration::from_millis(500);
 
@@ -212,17 +215,35 @@ pub async fn sweep(scope: Scope, settle: bool) -> Result<Swept> {
                 ListNetworksOptionsBuilder::new().filters(&filters).build(),
             ))
             .await?;
-        for network in networks {
-            let Some(name) = network.name else { continue };
-            let labels = network.labels.unwrap_or_default();
-            if name.starts_with(PREFIX) && doomed(&scope, &labels) {
-                match docker.remove_network(&name).await {
-                    Ok(()) => swept.networks += 1,
-                    // Gone, or still used by a container that is not ours to remove.
-                    Err(e) if status(&e).is_some_and(|s| s == 404 || s == 403 || s == 409) => {}
-                    Err(e) => bail!("cannot remove network {name}: {e}"),
+        let doomed_names: Vec<String> = networks
+            .into_iter()
+            .filter(|n| {
+                let labels = n.labels.clone().unwrap_or_default();
+                n.name
+                    .as_deref()
+                    .is_some_and(|name| name.starts_with(PREFIX) && doomed(&scope, &labels))
+            })
+            .filter_map(|n| n.name)
+            .collect();
+        let outcomes: Vec<Result<bool>> = futures::stream::iter(doomed_names)
+            .map(|name| {
+                let docker = docker.clone();
+                async move {
+                    match docker.remove_network(&name).await {
+                        Ok(()) => Ok(true),
+                        // Gone, or still used by a container that is not ours to remove.
+                        Err(e) if status(&e).is_some_and(|s| s == 404 || s == 403 || s == 409) => {
+                            Ok(false)
+                        }
+                        Err(e) => bail!("cannot remove network {name}: {e}"),
+                    }
                 }
-            }
+            })
+            .buffer_unordered(REMOVALS_AT_ONCE)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            swept.networks += usize::from(outcome?);
         }
         Ok(swept)
     })
@@ -244,42 +265,56 @@ async fn remove_containers(docker: &Docker, scope: &Scope) -> Result<usize> {
         ))
         .await
         .map_err(|e| anyhow!(unreachable_message(&e.to_string())))?;
+    let doomed_ids: Vec<String> = containers
+        .into_iter()
+        .filter(|c| {
+            let ours = c
+                .names
+                .iter()
+                .flatten()
+                .any(|n| n.trim_start_matches('/').starts_with(PREFIX));
+            ours && doomed(scope, c.labels.as_ref().unwrap_or(&HashMap::new()))
+        })
+        .filter_map(|c| c.id)
+        .collect();
+    // Several at once: a run's worth of containers, one at a time, takes tens of seconds.
+    let outcomes: Vec<Result<bool>> = futures::stream::iter(doomed_ids)
+        .map(|id| remove_container(docker, id))
+        .buffer_unordered(REMOVALS_AT_ONCE)
+        .collect()
+        .await;
     let mut removed = 0;
-    for container in containers {
-        let ours = container
-            .names
-            .iter()
-            .flatten()
-            .any(|n| n.trim_start_matches('/').starts_with(PREFIX));
-        let labels = container.labels.unwrap_or_default();
-        let Some(id) = container.id else { continue };
-        if !ours || !doomed(scope, &labels) {
-            continue;
-        }
-        let options = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        match docker.remove_container(&id, Some(options)).await {
-            Ok(()) => removed += 1,
-            Err(e) if status(&e) == Some(404) => {}
-            // Being removed by someone else (its stack's drop, a reaper): done only once it is gone.
-            Err(e) if status(&e) == Some(409) => {
-                let options = WaitContainerOptionsBuilder::new()
-                    .condition("removed")
-                    .build();
-                let mut wait = docker.wait_container(&id, Some(options));
-                if tokio::time::timeout(Duration::from_secs(30), wait.next())
-                    .await
-                    .is_err()
-                {
-                    bail!("container {id} is still being removed after 30 s");
-                }
-            }
-            Err(e) => bail!("cannot remove container {id}: {e}"),
-        }
+    for outcome in outcomes {
+        removed += usize::from(outcome?);
     }
     Ok(removed)
+}
+
+/// Removes one container; `false` if someone else did (or was doing) it.
+async fn remove_container(docker: &Docker, id: String) -> Result<bool> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(&id, Some(options)).await {
+        Ok(()) => Ok(true),
+        Err(e) if status(&e) == Some(404) => Ok(false),
+        // Being removed by someone else (its stack's drop, a reaper): done only once it is gone.
+        Err(e) if status(&e) == Some(409) => {
+            let options = WaitContainerOptionsBuilder::new()
+                .condition("removed")
+                .build();
+            let mut wait = docker.wait_container(&id, Some(options));
+            if tokio::time::timeout(Duration::from_secs(30), wait.next())
+                .await
+                .is_err()
+            {
+                bail!("container {id} is still being removed after 30 s");
+            }
+            Ok(false)
+        }
+        Err(e) => bail!("cannot remove container {id}: {e}"),
+    }
 }
 
 /// The HTTP status of an engine's refusal.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use testcontainers::bollard::container::LogOutput;
-use testcontainers::bollard::models::{NetworkCreateRequest, PortBinding};
+use testcontainers::bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, PortBinding};
 use testcontainers::bollard::query_parameters::{
     InspectContainerOptions, KillContainerOptionsBuilder, LogsOptionsBuilder,
     WaitContainerOptionsBuilder,
@@ -39,6 +39,11 @@ pub const TLS_DIR: &str = "/etc/interop/tls";
 
 /// How long a stopped container may take to exit before the engine kills it.
 const STOP_TIMEOUT_SECS: i32 = 10;
+
+/// Where stacks' networks take their addresses: a /16 of private space, in /28 blocks.
+const SUBNETS: &str = "10.213";
+const SUBNET_BLOCKS: u32 = 4096;
+const SUBNET_TRIES: usize = 20;
 
 /// How long removing a container or a network may take.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -135,19 +140,44 @@ pub struct Network {
 
 impl Network {
     /// Creates `interop-<stack_id>`, labelled for the reaper and the sweep.
+    ///
+    /// The engine's default address pools hold about 30 networks, fewer than a test run's stacks: each network gets
+    /// a /28 (13 containers) of [`SUBNETS`] instead, a free one found by trying random blocks.
     pub async fn create(stack_id: &str) -> Result<Self> {
         let docker = docker::client()?;
         let name = format!("{PREFIX}{stack_id}");
-        let request = NetworkCreateRequest {
-            name: name.clone(),
-            driver: Some("bridge".into()),
-            labels: Some(docker::labels()),
-            ..Default::default()
-        };
-        on_harness(async move { docker.create_network(request).await })
-            .await
-            .with_context(|| format!("cannot create the docker network {name}"))?;
-        Ok(Network { name })
+        let mut last_refusal = String::new();
+        for _ in 0..SUBNET_TRIES {
+            let block = fastrand::u32(0..SUBNET_BLOCKS);
+            let subnet = format!("{SUBNETS}.{}.{}/28", block / 16, (block % 16) * 16);
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(docker::labels()),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let docker = docker.clone();
+            match on_harness(async move { docker.create_network(request).await }).await {
+                Ok(_) => return Ok(Network { name }),
+                // Taken by another network (ours or not): try another block.
+                Err(e) if e.to_string().contains("overlap") => last_refusal = e.to_string(),
+                Err(e) => {
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("cannot create the docker network {name}"));
+                }
+            }
+        }
+        bail!(
+            "cannot create the docker network {name}: no free /28 in {SUBNETS}.0.0/16 after {SUBNET_TRIES} tries \
+             ({last_refusal})"
+        )
     }
 
     /// Its name.
