@@ -7,19 +7,32 @@ CARGO ?= cargo
 RUN_DIR := target/interop
 INTEROP := target/debug/interop
 # The contract tests that make up the language matrix.
+# The contract tests that make up the language matrix (all of them run on local processes).
 MATRIX_TESTS := --test catalog --test discount --test order --test tutorial --test grpc_interop --test refusals --test identity --test bad_input
+# The part of the matrix verified on the containers backend (the refusal contracts run on local processes only).
+CONTAINER_MATRIX_TESTS := --test catalog --test discount --test order --test tutorial --test grpc_interop
+# What runs in containers under `make test`: the contracts, the fault hooks, and the clean-up checks.
+CONTAINER_TESTS := --test catalog --test discount --test faults
+# Where `make interop` and `make bench` run the services: containers (the default) or local processes.
+BACKEND ?= containers
 
-.PHONY: help keys python stubs test test-rust test-python interop clean
+.PHONY: help keys python stubs test test-rust test-python test-containers interop images debootstrap engine \
+	sweep bench clean clean-images
 
 help:
 	@echo "make keys      write a CA and service certificates into keys/ (FORCE=1 replaces them)"
 	@echo "make test      cargo test for the whole workspace, then the Python unit tests"
-	@echo "make interop   run the language matrix and print it as a table"
+	@echo "make interop   run the language matrix in containers and print it as a table (BACKEND=local: processes)"
+	@echo "make images    build the containers backend's images (Debian base, Python, Rust) unless up to date"
+	@echo "make bench     start-up times per service and per stack, medians of 5 (BACKEND=containers|local)"
+	@echo "make sweep     remove containers and networks left by runs that were killed"
 	@echo "make python    make or refresh the Python environment (.venv) and its generated stubs"
-	@echo "make clean     remove build output, the Python environment and keys"
+	@echo "make clean     remove build output, the Python environment and keys (clean-images: our images too)"
 
+# Built exactly as `cargo test` builds it (same features): any other selection relinks it, and the service binaries
+# (which go into the Rust image), with other features on every switch.
 $(INTEROP): FORCE
-	@$(CARGO) build --quiet -p interop
+	@$(CARGO) test --workspace --no-run --quiet
 
 FORCE:
 
@@ -30,7 +43,7 @@ keys: $(INTEROP)
 python stubs: $(INTEROP)
 	$(INTEROP) python
 
-test: test-rust test-python
+test: test-rust test-python test-containers
 
 test-rust:
 	$(CARGO) test --workspace
@@ -38,14 +51,56 @@ test-rust:
 test-python: python
 	.venv/bin/python -m pytest python-services -q
 
-interop: $(INTEROP)
+# In a recipe running containers: whatever ends it (success, failure, Ctrl-C), the containers and networks its test
+# processes left are removed before make returns. A Ctrl-C kills the tests but not the recipe's shell (a caught
+# signal is not inherited), which then sweeps and exits; make waits for it.
+SWEEP_ON_EXIT := trap 'exit 130' INT; trap '$(INTEROP) sweep >/dev/null' EXIT
+
+# The containers suite runs when a Docker engine answers; otherwise it says so, loudly, and why.
+test-containers: $(INTEROP)
+	@if why=$$($(INTEROP) engine 2>&1); then \
+	  echo "== containers suite ($$why)"; \
+	  $(MAKE) --no-print-directory images; \
+	  $(SWEEP_ON_EXIT); \
+	  INTEROP_BACKEND=containers $(CARGO) test $(CONTAINER_TESTS); \
+	  $(CARGO) test -p interop --test containers -- --include-ignored; \
+	else \
+	  echo "!!!"; \
+	  echo "!!! SKIPPED the containers suite: no Docker engine answers. Why:"; \
+	  echo "$$why" | sed 's/^/!!!   /'; \
+	  echo "!!!"; \
+	fi
+
+images: $(INTEROP) debootstrap
+	@$(INTEROP) images
+
+# The base image's root filesystem comes from debootstrap (root is needed, as for any debootstrap).
+debootstrap:
+	@command -v debootstrap >/dev/null || { \
+	  echo "installing debootstrap (for the base image's root filesystem)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+
+engine: $(INTEROP)
+	@$(INTEROP) engine
+
+sweep: $(INTEROP)
+	@$(INTEROP) sweep
+
+bench: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
+	@$(INTEROP) bench --backend $(BACKEND) --runs 5
+
+interop: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	@mkdir -p $(RUN_DIR)
 	@status=0; \
-	$(CARGO) test $(MATRIX_TESTS) 2>&1 | tee $(RUN_DIR)/last-run.txt || status=$$?; \
-	echo; echo "== interop matrix (backend: $${INTEROP_BACKEND:-local})"; \
-	$(INTEROP) report --markdown $(RUN_DIR)/matrix.md --known-failures tests/grpc_interop_known_failures.txt < $(RUN_DIR)/last-run.txt || status=$$?; \
+	$(SWEEP_ON_EXIT); \
+	INTEROP_BACKEND=$(BACKEND) $(CARGO) test $(if $(filter containers,$(BACKEND)),$(CONTAINER_MATRIX_TESTS),$(MATRIX_TESTS)) 2>&1 | tee $(RUN_DIR)/last-run.txt || status=$$?; \
+	echo; echo "== interop matrix (backend: $(BACKEND))"; \
+	$(INTEROP) report --markdown $(RUN_DIR)/matrix.md < $(RUN_DIR)/last-run.txt || status=$$?; \
 	echo "(table also in $(RUN_DIR)/matrix.md)"; \
 	exit $$status
+
+clean-images: $(INTEROP)
+	$(INTEROP) images --remove
 
 clean:
 	$(CARGO) clean

@@ -10,24 +10,7 @@ use interop::{Lang, Security, Service};
 use rstest::{Context, rstest};
 
 use common::axes::{mtls, python, rust, tls};
-use common::{STACKS, calls, case_name, catalog_stack};
-
-/// What a client of Catalog sees: status, content type and the exact body bytes (JSON rendering included).
-async fn get_products(stack: &interop::Stack, user: Option<&str>) -> anyhow::Result<String> {
-    let headers: Vec<(&str, &str)> = user.map(|u| ("X-USER-ID", u)).into_iter().collect();
-    let addr = stack.addr(Service::Catalog)?;
-    calls::http(
-        Lang::Rust,
-        addr,
-        "catalog",
-        stack.clients(),
-        "GET",
-        "/products",
-        &headers,
-    )
-    .await?
-    .render()
-}
+use common::{STACKS, case_name, catalog_stack, get_products};
 
 #[rstest]
 #[case::user_1(Some("1"))]

@@ -16,41 +16,36 @@ async fn rust_catalog_against_the_tutorial_grpcio_server() {
     let (catalog_cert, catalog_key) = pki.identity("catalog").unwrap();
 
     let env = python::ensure().unwrap();
-    let tutorial = Launch {
-        service: Service::Discount,
-        lang: Lang::Python,
-        program: path(&env.python),
-        args: vec![
+    let tutorial = Launch::on_host(Service::Discount, Lang::Python, path(&env.python))
+        .args([
             path(&workspace::root().join("python-services/examples/tutorial_server.py")),
             "--tls-cert".into(),
             path(discount_cert),
             "--tls-key".into(),
             path(discount_key),
-        ],
-        env: vec![("PYTHONUNBUFFERED".into(), "1".into())],
-    };
+        ])
+        .env("PYTHONUNBUFFERED", "1");
     let tutorial = Process::spawn(tutorial, 0)
         .await
         .expect("the tutorial server starts");
 
-    let catalog = Launch {
-        service: Service::Catalog,
-        lang: Lang::Rust,
-        program: path(&workspace::rust_binary("catalog").unwrap()),
-        args: vec![
-            "--tls-cert".into(),
-            path(catalog_cert),
-            "--tls-key".into(),
-            path(catalog_key),
-            "--ca".into(),
-            path(&pki.ca_path()),
-            "--discount-addr".into(),
-            tutorial.addr().to_string(),
-            "--discount-server-name".into(),
-            "discount".into(),
-        ],
-        env: vec![],
-    };
+    let catalog = Launch::on_host(
+        Service::Catalog,
+        Lang::Rust,
+        path(&workspace::rust_binary("catalog").unwrap()),
+    )
+    .args([
+        "--tls-cert".into(),
+        path(catalog_cert),
+        "--tls-key".into(),
+        path(catalog_key),
+        "--ca".into(),
+        path(&pki.ca_path()),
+        "--discount-addr".into(),
+        tutorial.addr().to_string(),
+        "--discount-server-name".into(),
+        "discount".into(),
+    ]);
     let catalog = Process::spawn(catalog, 0)
         .await
         .expect("the Rust catalog starts");

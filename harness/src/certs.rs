@@ -142,13 +142,22 @@ impl LeafSpec {
     /// A service identity: SANs DNS:`name`, DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth and clientAuth;
     /// valid from an hour ago for `days`.
     pub fn identity(name: &str, days: i64) -> Result<Self> {
+        Self::identity_with_aliases(name, &[], days)
+    }
+
+    /// A service identity that also answers to `aliases` (DNS names, such as its container's name), listed after
+    /// `name`.
+    pub fn identity_with_aliases(name: &str, aliases: &[String], days: i64) -> Result<Self> {
         let now = OffsetDateTime::now_utc();
-        let mut sans = vec![
-            SanType::DnsName(name.try_into()?),
+        let mut sans = vec![SanType::DnsName(name.try_into()?)];
+        for alias in aliases {
+            sans.push(SanType::DnsName(alias.as_str().try_into()?));
+        }
+        sans.extend([
             SanType::DnsName("localhost".try_into()?),
             SanType::IpAddress([127, 0, 0, 1].into()),
             SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
-        ];
+        ]);
         if name == INTEROP_SERVER_IDENTITY {
             for spec_name in INTEROP_SPEC_NAMES {
                 sans.push(SanType::DnsName(spec_name.try_into()?));
@@ -254,6 +263,14 @@ pub struct Pki {
 impl Pki {
     /// A fresh CA and a leaf for each of `names`, in a temporary directory removed when this is dropped.
     pub fn temporary(names: &[&str]) -> Result<Self> {
+        Self::temporary_with_aliases(names, |_| Vec::new())
+    }
+
+    /// Like [`Pki::temporary`], each leaf also naming the DNS names `aliases` gives for its identity.
+    pub fn temporary_with_aliases(
+        names: &[&str],
+        aliases: impl Fn(&str) -> Vec<String>,
+    ) -> Result<Self> {
         let temp = tempfile::Builder::new().prefix("interop-pki-").tempdir()?;
         let authority = Authority::generate("interop test CA")?;
         let mut pki = Pki {
@@ -265,7 +282,8 @@ impl Pki {
         write_private(&pki.ca_path(), authority.cert_pem())?;
         write_private(&pki.dir.join("ca-key.pem"), authority.key_pem())?;
         for name in names {
-            pki.add(&authority, name, &LeafSpec::identity(name, 30)?)?;
+            let spec = LeafSpec::identity_with_aliases(name, &aliases(name), 30)?;
+            pki.add(&authority, name, &spec)?;
         }
         pki._temp = Some(temp);
         Ok(pki)

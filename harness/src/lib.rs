@@ -17,6 +17,8 @@
 pub mod backend;
 pub mod certs;
 pub mod clients;
+pub mod docker;
+pub mod images;
 pub mod model;
 pub mod python;
 pub mod ready;

@@ -1,13 +1,16 @@
 //! `interop`: the harness command. `interop keys` writes certificates, `interop up` starts a stack,
-//! `interop python` prepares the Python environment, `interop report` turns a test run into the matrix table.
+//! `interop python` prepares the Python environment, `interop report` turns a test run into the matrix table,
+//! `interop images` builds the containers backend's images, `interop engine` checks the Docker engine,
+//! `interop sweep` removes what killed runs left, `interop bench` measures start-up times.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use interop::{Backend, Lang, Security, Service, Stack, certs, python, report};
+use interop::{Backend, Lang, Security, Service, Stack, certs, docker, images, python, report};
 
 #[derive(Parser)]
 #[command(name = "interop", version, about = "Polyglot gRPC interop harness")]
@@ -55,6 +58,32 @@ enum Command {
         /// A known-failing list (`client/server/security/case  # why` lines): those cells show as `xfail`.
         #[arg(long)]
         known_failures: Vec<PathBuf>,
+    },
+    /// Build the containers backend's images (base, Python, Rust) unless they are up to date.
+    Images {
+        /// Remove every image of ours and the caches instead (the next build is cold).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Check that the Docker engine answers; say why not if it does not.
+    Engine,
+    /// Remove containers and networks left by runs that no longer run.
+    Sweep,
+    /// Wait for the end of stdin, then remove what session SESSION made (started by the harness itself).
+    #[command(hide = true)]
+    Reap {
+        /// The session whose containers and networks to remove.
+        #[arg(long)]
+        session: String,
+    },
+    /// Measure start-up times: each service alone, and Discount + Catalog stacks; medians of several runs.
+    Bench {
+        /// Runs per measurement.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where the stacks run (default: INTEROP_BACKEND, else local).
+        #[arg(long)]
+        backend: Option<Backend>,
     },
 }
 
@@ -133,7 +162,102 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Images { remove: true } => {
+            images::remove_all()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Images { remove: false } => {
+            for name in images::build_all()? {
+                println!("{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Engine => {
+            println!("{}", interop::runtime::get().block_on(docker::check())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep => {
+            let swept =
+                interop::runtime::get().block_on(docker::sweep(docker::Scope::Abandoned, true))?;
+            println!(
+                "removed {} containers and {} networks left by runs that ended",
+                swept.containers, swept.networks
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reap { session } => {
+            let swept = docker::reap(&session)?;
+            tracing::debug!(?swept, %session, "reaped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { runs, backend } => {
+            let backend = match backend {
+                Some(backend) => backend,
+                None => Backend::from_env()?,
+            };
+            interop::runtime::get().block_on(bench(backend, runs.max(1)))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Start-up times, warm: one untimed stack of each kind first, so that image checks and the first connections are
+/// not counted.
+async fn bench(backend: Backend, runs: usize) -> Result<()> {
+    let stack = |catalog: Option<Lang>, discount: Lang| {
+        let builder = Stack::builder()
+            .service(Service::Discount, discount)
+            .security(Security::MutualTls)
+            .backend(backend);
+        match catalog {
+            Some(lang) => builder.service(Service::Catalog, lang),
+            None => builder,
+        }
+    };
+    drop(stack(Some(Lang::Python), Lang::Rust).start().await?);
+    drop(stack(Some(Lang::Rust), Lang::Python).start().await?);
+    println!("backend: {backend}, security: mtls, medians of {runs} runs, warm");
+    println!("{:<48} {:>9} {:>9}", "", "READY", "healthy");
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let ms = |time: Duration| format!("{:.0} ms", time.as_secs_f64() * 1000.0);
+    for lang in Lang::ALL {
+        for service in [Service::Discount, Service::Catalog] {
+            let (mut ready, mut healthy) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                // A service alone, its upstreams (if any) started beside it.
+                let mut builder = stack(None, Lang::Rust).service(service, lang);
+                if service == Service::Discount {
+                    builder = stack(None, lang);
+                }
+                let startup = builder.start().await?.startup()[&service];
+                ready.push(startup.ready);
+                healthy.push(startup.healthy);
+            }
+            let what = format!("{service} ({lang}): launch to");
+            println!(
+                "{what:<48} {:>9} {:>9}",
+                ms(median(ready)),
+                ms(median(healthy))
+            );
+        }
+    }
+    for catalog in Lang::ALL {
+        for discount in Lang::ALL {
+            let mut whole = Vec::new();
+            for _ in 0..runs {
+                let started = Instant::now();
+                let running = stack(Some(catalog), discount).start().await?;
+                whole.push(started.elapsed());
+                drop(running);
+            }
+            let what = format!("stack catalog ({catalog}) + discount ({discount}): start");
+            println!("{what:<48} {:>9} {:>9}", "", ms(median(whole)));
+        }
+    }
+    Ok(())
 }
 
 async fn up(

@@ -9,10 +9,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::workspace;
+use crate::workspace::{self, run};
 
 /// Bump when the way the environment is made changes.
 const RECIPE: &str = "interop-python-env v2";
@@ -188,19 +188,4 @@ fn write_path_file(root: &Path, env: &PythonEnv) -> Result<()> {
     );
     fs::write(site.join("interop.pth"), lines)
         .with_context(|| format!("cannot write interop.pth in {}", site.display()))
-}
-
-fn run(command: &mut Command, what: &str) -> Result<()> {
-    let output = command
-        .output()
-        .with_context(|| format!("cannot {what}: {command:?} did not start"))?;
-    if !output.status.success() {
-        bail!(
-            "cannot {what}: {command:?} failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
 }

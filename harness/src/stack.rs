@@ -17,16 +17,18 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::backend::local::Process;
+use crate::backend::containers::{self, Container};
+use crate::backend::local::{self, Process};
 use crate::backend::{Backend, Instance, Launch};
 use crate::certs::{BadCert, CLIENT_IDENTITY, Pki, SERVICE_IDENTITIES};
 use crate::clients::ClientSecurity;
 use crate::model::{Lang, Protocol, Security, Service};
-use crate::{python, ready, workspace};
+use crate::{images, ready};
 
 /// What a stack is made of; also the key under which a [`StackPool`] shares it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,7 +95,9 @@ impl StackBuilder {
         self
     }
 
-    /// Starts every service, upstreams first, each ready (READY line, then a health check) before the next.
+    /// Starts every service and waits until each is ready (READY line, then a health check): local processes
+    /// upstreams first (a port is known once its service is ready), containers all at once (they reach each other
+    /// by name).
     pub async fn start(self) -> Result<Stack> {
         for service in self.services.keys() {
             for upstream in service.upstreams() {
@@ -115,7 +119,27 @@ impl StackBuilder {
         }
         let mut identities: Vec<&str> = SERVICE_IDENTITIES.to_vec();
         identities.push(CLIENT_IDENTITY);
-        let pki = Pki::temporary(&identities)?;
+        let (pki, network) = match self.backend {
+            Backend::Local => (Pki::temporary(&identities)?, None),
+            Backend::Containers => {
+                containers::prepare().await?;
+                // Built (or found) before any service starts, so start-up times measure only starting.
+                for lang in self.services.values() {
+                    images::ensure_async(*lang).await?;
+                }
+                let id = containers::stack_id();
+                // Peers dial a service by its container's name and verify that name: its certificate holds it.
+                let pki = Pki::temporary_with_aliases(&identities, |identity| {
+                    Service::ALL
+                        .into_iter()
+                        .filter(|s| s.name() == identity)
+                        .map(|s| containers::container_name(&id, s))
+                        .collect()
+                })?;
+                let network = containers::Network::create(&id).await?;
+                (pki, Some((id, network)))
+            }
+        };
         let clients = ClientSecurity::new(self.security, &pki)?;
         let data = tempfile::Builder::new().prefix("interop-data-").tempdir()?;
         let mut stack = Stack {
@@ -125,14 +149,38 @@ impl StackBuilder {
             tokens: self.tokens,
             tag: self.tag,
             members: BTreeMap::new(),
+            network,
             extra_args: self.extra_args,
             clients,
             pki,
             data,
         };
-        for service in Service::ALL {
-            if let Some(&lang) = self.services.get(&service) {
-                stack.launch(service, lang).await?;
+        let wanted = Service::ALL
+            .into_iter()
+            .filter_map(|s| self.services.get(&s).map(|&lang| (s, lang)));
+        match stack.network {
+            // Containers reach each other by name, known before any starts: all start at once.
+            Some(_) => {
+                let launches = wanted
+                    .map(|(service, lang)| Ok((service, lang, stack.launch_spec(service, lang)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let members = futures::future::try_join_all(
+                    launches
+                        .into_iter()
+                        .map(|(service, lang, launch)| stack.start_member(service, lang, launch)),
+                )
+                .await?;
+                for (service, member) in members {
+                    stack.members.insert(service, member);
+                }
+            }
+            // A local process's port is known once it is ready: upstreams first.
+            None => {
+                for (service, lang) in wanted {
+                    let launch = stack.launch_spec(service, lang)?;
+                    let (service, member) = stack.start_member(service, lang, launch).await?;
+                    stack.members.insert(service, member);
+                }
             }
         }
         tracing::info!(stack = %stack.name(), "stack ready");
@@ -145,16 +193,29 @@ struct Member {
     instance: Instance,
     /// The client its health checks use.
     health: ClientSecurity,
+    startup: Startup,
 }
 
-/// Running services. Dropping it stops them all.
+/// How long a service took to start, from the moment its launch began (a container's creation included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Startup {
+    /// Until its READY line.
+    pub ready: Duration,
+    /// Until its health check passed.
+    pub healthy: Duration,
+}
+
+/// Running services. Dropping it stops them all (and, with containers, removes them and their network).
 pub struct Stack {
     security: Security,
     backend: Backend,
     bad_identities: BTreeMap<Service, BadCert>,
     tokens: BTreeMap<Service, String>,
     tag: Option<String>,
+    // Dropped before the network: a network cannot be removed while containers are on it.
     members: BTreeMap<Service, Member>,
+    /// The stack's id and its network (containers only).
+    network: Option<(String, containers::Network)>,
     extra_args: BTreeMap<Service, Vec<String>>,
     clients: ClientSecurity,
     pki: Pki,
@@ -176,12 +237,24 @@ impl Stack {
         }
     }
 
-    async fn launch(&mut self, service: Service, lang: Lang) -> Result<()> {
-        let launch = self.launch_spec(service, lang)?;
+    /// Starts one service and checks its health.
+    async fn start_member(
+        &self,
+        service: Service,
+        lang: Lang,
+        launch: Launch,
+    ) -> Result<(Service, Member)> {
+        let started = Instant::now();
         let label = launch.label();
-        let instance = match self.backend {
-            Backend::Local => Instance::Local(Process::spawn(launch, 0).await?),
+        let instance = match (&self.network, self.backend) {
+            (Some((id, network)), Backend::Containers) => {
+                let image = images::ensure_async(lang).await?;
+                let name = containers::container_name(id, service);
+                Instance::Container(Container::spawn(launch, &name, network, &image).await?)
+            }
+            _ => Instance::Local(Process::spawn(launch, 0).await?),
         };
+        let ready = started.elapsed();
         let health = match self.bad_identities.contains_key(&service) {
             true => self.clients.clone().accepting_any_server(),
             false => self.clients.clone(),
@@ -192,38 +265,31 @@ impl Stack {
                 instance.log_tail()
             );
         }
-        self.members.insert(
+        let startup = Startup {
+            ready,
+            healthy: started.elapsed(),
+        };
+        Ok((
             service,
             Member {
                 lang,
                 instance,
                 health,
+                startup,
             },
-        );
-        Ok(())
+        ))
     }
 
-    /// The program and the contract's flags for `service` in `lang`, wired to the members already running.
+    /// The program and the contract's flags for `service` in `lang`, wired to its upstreams. The backend says how
+    /// the command line names files (where they are, or their copies) and peers (a running process's loopback
+    /// port, or a container's name).
     fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
-        let (program, mut args, env) = match lang {
-            Lang::Rust => (
-                workspace::rust_binary(service.name())?
-                    .display()
-                    .to_string(),
-                vec![],
-                vec![],
-            ),
-            Lang::Python => {
-                let env = python::ensure()?;
-                let args = vec!["-m".to_string(), service.python_module()];
-                (
-                    env.python.display().to_string(),
-                    args,
-                    vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())],
-                )
-            }
+        let mut launch = match self.backend {
+            Backend::Local => local::launch(service, lang)?,
+            Backend::Containers => containers::launch(service, lang),
         };
-        let path = |p: &std::path::Path| p.display().to_string();
+        let mut args = Vec::new();
+        let ca = self.pki.ca_path();
         if self.security.tls() {
             let (cert, key) = match self.bad_identities.get(&service) {
                 Some(&bad) => self.pki.bad_identity(service.name(), bad)?,
@@ -234,12 +300,12 @@ impl Stack {
             };
             args.extend([
                 "--tls-cert".into(),
-                path(&cert),
+                launch.file(&cert),
                 "--tls-key".into(),
-                path(&key),
+                launch.file(&key),
             ]);
             if self.security.mutual() {
-                args.extend(["--client-ca".into(), path(&self.pki.ca_path())]);
+                args.extend(["--client-ca".into(), launch.file(&ca)]);
                 for caller in allowed_callers(service) {
                     args.extend(["--allow-client".into(), caller.to_string()]);
                 }
@@ -249,39 +315,40 @@ impl Stack {
             let file = self
                 .pki
                 .write_private(&format!("{service}-token"), &format!("{token}\n"))?;
-            args.extend(["--token-file".into(), path(&file)]);
+            args.extend(["--token-file".into(), launch.file(&file)]);
         }
         if !service.upstreams().is_empty() && self.security.tls() {
-            args.extend(["--ca".into(), path(&self.pki.ca_path())]);
+            args.extend(["--ca".into(), launch.file(&ca)]);
             if self.security.mutual() {
                 let (cert, key) = self.pki.identity(service.name())?;
-                args.extend(["--cert".into(), path(cert), "--key".into(), path(key)]);
+                args.extend([
+                    "--cert".into(),
+                    launch.file(cert),
+                    "--key".into(),
+                    launch.file(key),
+                ]);
             }
         }
         for upstream in service.upstreams() {
-            let member = self
-                .members
-                .get(upstream)
-                .with_context(|| format!("{upstream} must start before {service}"))?;
-            args.extend([
-                format!("--{upstream}-addr"),
-                member.instance.addr().to_string(),
-                // Verify the upstream's identity by its service name, as in production, not by the loopback IP.
-                format!("--{upstream}-server-name"),
-                upstream.name().to_string(),
-            ]);
+            let peer = match &self.network {
+                Some((id, _)) => containers::peer(id, *upstream),
+                None => self
+                    .members
+                    .get(upstream)
+                    .with_context(|| format!("{upstream} must start before {service}"))?
+                    .instance
+                    .peer(),
+            };
+            args.extend([format!("--{upstream}-addr"), peer.addr]);
+            if let Some(name) = peer.server_name {
+                args.extend([format!("--{upstream}-server-name"), name]);
+            }
         }
         if let Some(db) = self.database(service) {
-            args.extend(["--db".into(), path(&db)]);
+            args.extend(["--db".into(), launch.data_file(&db)]);
         }
         args.extend(self.extra_args.get(&service).into_iter().flatten().cloned());
-        Ok(Launch {
-            service,
-            lang,
-            program,
-            args,
-            env,
-        })
+        Ok(launch.args(args))
     }
 
     /// The database file of `service`, if it keeps one (the same path across its restarts).
@@ -308,6 +375,16 @@ impl Stack {
         }
         parts.extend(self.tag.clone());
         parts.join("/")
+    }
+
+    /// Where it runs.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// How long each service took to start.
+    pub fn startup(&self) -> BTreeMap<Service, Startup> {
+        self.members.iter().map(|(s, m)| (*s, m.startup)).collect()
     }
 
     /// How the stack is secured.
@@ -412,12 +489,13 @@ impl Stack {
             })
     }
 
-    /// Stops `service` gracefully (SIGTERM); the others keep running.
+    /// Stops `service` gracefully (SIGTERM); the others keep running. An error if it had to be killed.
     pub async fn stop(&mut self, service: Service) -> Result<()> {
         self.member_mut(service)?.instance.stop().await
     }
 
-    /// Starts a stopped or killed `service` again and waits until it is ready.
+    /// Starts a stopped or killed `service` again and waits until it is ready. Its address may change (a container
+    /// gets a new host port): ask [`Stack::addr`] again.
     pub async fn start(&mut self, service: Service) -> Result<()> {
         let member = self.member_mut(service)?;
         member.instance.start().await?;
@@ -440,17 +518,17 @@ impl Stack {
             })
     }
 
-    /// Freezes `service`: its port accepts connections, nothing answers.
-    pub fn pause(&mut self, service: Service) -> Result<()> {
-        self.member_mut(service)?.instance.pause()
+    /// Freezes `service` (SIGSTOP, or a paused container): its port accepts connections, nothing answers.
+    pub async fn pause(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.pause().await
     }
 
     /// Unfreezes `service`.
-    pub fn resume(&mut self, service: Service) -> Result<()> {
-        self.member_mut(service)?.instance.resume()
+    pub async fn resume(&mut self, service: Service) -> Result<()> {
+        self.member_mut(service)?.instance.resume().await
     }
 
-    /// Kills `service` without warning (SIGKILL).
+    /// Kills `service` without warning (SIGKILL); returns once it is dead.
     pub async fn kill(&mut self, service: Service) -> Result<()> {
         self.member_mut(service)?.instance.kill().await
     }
@@ -461,6 +539,9 @@ impl Stack {
         for (service, member) in &self.members {
             let addr = member.instance.addr();
             let mut entry = json!({ "lang": member.lang, "addr": addr.to_string(), "server_name": service.name() });
+            if let Instance::Container(_) = member.instance {
+                entry["container"] = json!(member.instance.peer().addr);
+            }
             if let Some(pid) = member.instance.pid() {
                 entry["pid"] = json!(pid);
             }
@@ -478,6 +559,9 @@ impl Stack {
             "security": self.security,
             "services": services,
         });
+        if let Some((_, network)) = &self.network {
+            description["network"] = json!(network.name());
+        }
         if self.security.tls() {
             description["ca"] = json!(self.pki.ca_path());
         }
@@ -499,8 +583,9 @@ fn allowed_callers(service: Service) -> &'static [&'static str] {
     }
 }
 
-/// Stacks shared by many tests: each distinct stack starts once, on first use, and lives as long as the process
-/// (its services end with it, through their stdin lifeline).
+/// Stacks shared by many tests: each distinct stack starts once, on first use, and lives as long as the process.
+/// A `static` is never dropped: local services end with the process through their stdin lifeline, containers are
+/// removed by the process's reaper (see [`crate::docker`]).
 #[derive(Default)]
 pub struct StackPool {
     stacks: Mutex<BTreeMap<StackBuilder, Arc<tokio::sync::OnceCell<Arc<Stack>>>>>,

@@ -133,3 +133,19 @@ fn build_services(profile_dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Runs `command` to completion; an error (saying what it was for, with its output) if it fails.
+pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot {what}: {command:?} did not start"))?;
+    if !output.status.success() {
+        bail!(
+            "cannot {what}: {command:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}

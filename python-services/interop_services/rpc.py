@@ -60,8 +60,10 @@ def upstream_channel(name: str, addr: cli.HostPort, server_name: str, client_tls
     target = str(addr)
     if client_tls is None:
         return grpc.aio.insecure_channel(target, options=list(options))
-    return grpc.aio.secure_channel(target, client_tls.grpc_credentials(),
-                                   options=[("grpc.ssl_target_name_override", server_name), *options])
+    # Override the verified name only when it differs from the dialled host (loopback addresses); a peer dialled by
+    # its own name (a container's) is verified by that name, as any client would.
+    override = [("grpc.ssl_target_name_override", server_name)] if server_name != addr.host else []
+    return grpc.aio.secure_channel(target, client_tls.grpc_credentials(), options=[*override, *options])
 
 
 async def serve(prog: str, listen: cli.HostPort, server_tls: tls.ServerTls | None, exit_on_stdin_eof: bool,

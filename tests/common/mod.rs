@@ -19,6 +19,25 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
         .backend(interop::Backend::from_env().expect("INTEROP_BACKEND names a backend"))
 }
 
+/// What a client of Catalog sees: status, content type and the exact body bytes (JSON rendering included).
+pub async fn get_products(stack: &Stack, user: Option<&str>) -> anyhow::Result<String> {
+    let headers: Vec<(&str, &str)> = user.map(|u| ("X-USER-ID", u)).into_iter().collect();
+    let addr = stack.addr(Service::Catalog)?;
+    calls::http(Lang::Rust, addr, "catalog", stack.clients(), "GET", "/products", &headers).await?.render()
+}
+
+/// The content of a committed snapshot (`catalog__user_1`), without its header: what an answer must equal.
+pub fn snapshot(name: &str) -> String {
+    let path = interop::workspace::root().join(format!("tests/snapshots/{name}.snap"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let (_, content) = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .unwrap_or_else(|| panic!("{} has no header", path.display()));
+    content.trim_end().to_string()
+}
+
 /// The Order + Discount + Payment stack for one matrix cell.
 pub fn order_stack(order: Lang, discount: Lang, payment: Lang, security: Security) -> StackBuilder {
     Stack::builder()

@@ -3,10 +3,9 @@
 //! A child never outlives the harness: it is started with `--exit-on-stdin-eof` and its stdin is a pipe held here,
 //! which the kernel closes when this process ends, however it ends; dropping the handle also stops it.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,16 +16,15 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
 use super::Launch;
-use crate::runtime;
+use super::log::{self, LogTail};
+use crate::model::{Lang, Service};
+use crate::{python, runtime, workspace};
 
 /// How long a service may take from spawn to its READY line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a stopped service may take to exit before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Lines of a service's output kept for error messages.
-const TAIL_LINES: usize = 40;
 
 /// How many ports a new service may try when others take the chosen one first.
 const PORT_ATTEMPTS: u32 = 5;
@@ -64,59 +62,24 @@ pub struct Process {
     port: u16,
 }
 
-/// The last lines a service wrote, and a signal for each new one.
-#[derive(Default)]
-pub struct LogTail {
-    lines: Mutex<VecDeque<String>>,
-    grew: tokio::sync::Notify,
-}
-
-impl LogTail {
-    fn push(&self, line: String) {
-        let mut lines = self.lines.lock().expect("log tail lock");
-        if lines.len() == TAIL_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-        drop(lines);
-        self.grew.notify_waiters();
-    }
-
-    fn text(&self) -> String {
-        let lines = self.lines.lock().expect("log tail lock");
-        lines
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Waits until a line that `wanted` accepts has been written, up to `timeout`, and returns the latest such line.
-    pub async fn wait_for_line(
-        &self,
-        wanted: impl Fn(&str) -> bool,
-        timeout: Duration,
-    ) -> Result<String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            // Registered before looking, so a line arriving in between is not missed.
-            let grew = self.grew.notified();
-            let found = self
-                .lines
-                .lock()
-                .expect("log tail lock")
-                .iter()
-                .rev()
-                .find(|l| wanted(l))
-                .cloned();
-            if let Some(line) = found {
-                return Ok(line);
-            }
-            if tokio::time::timeout_at(deadline, grew).await.is_err() {
-                bail!("no such log line within {timeout:?}");
-            }
-        }
-    }
+/// The command that runs `service` in `lang` here: a Rust binary of this workspace, or a module in the venv.
+pub fn launch(service: Service, lang: Lang) -> Result<Launch> {
+    Ok(match lang {
+        Lang::Rust => Launch::on_host(
+            service,
+            lang,
+            workspace::rust_binary(service.name())?
+                .display()
+                .to_string(),
+        ),
+        Lang::Python => Launch::on_host(
+            service,
+            lang,
+            python::ensure()?.python.display().to_string(),
+        )
+        .args(["-m".to_string(), service.python_module()])
+        .env("PYTHONUNBUFFERED", "1"),
+    })
 }
 
 impl Process {
@@ -152,6 +115,11 @@ impl Process {
     /// Its process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
+    }
+
+    /// Which service it is.
+    pub fn service(&self) -> Service {
+        self.launch.service
     }
 
     /// Where it listens.
@@ -234,11 +202,7 @@ impl Process {
 
     /// The log tail framed for an error message.
     pub fn describe_tail(&self) -> String {
-        format!(
-            "--- last lines of {} ---\n{}\n---",
-            self.launch.label(),
-            self.log_tail()
-        )
+        log::describe(&self.launch.label(), &self.tail)
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within the stop timeout.
@@ -355,7 +319,6 @@ pub fn parse_ready(line: &str) -> Result<SocketAddr> {
 async fn collect_lines<R: tokio::io::AsyncBufRead + Unpin>(reader: R, tail: Arc<LogTail>) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(target: "interop::service", "{line}");
         tail.push(line);
     }
 }
