@@ -23,7 +23,17 @@ pub fn catalog_stack(catalog: Lang, discount: Lang, security: Security) -> Stack
 pub async fn get_products(stack: &Stack, user: Option<&str>) -> anyhow::Result<String> {
     let headers: Vec<(&str, &str)> = user.map(|u| ("X-USER-ID", u)).into_iter().collect();
     let addr = stack.addr(Service::Catalog)?;
-    calls::http(Lang::Rust, addr, "catalog", stack.clients(), "GET", "/products", &headers).await?.render()
+    calls::http(
+        Lang::Rust,
+        addr,
+        "catalog",
+        stack.clients(),
+        "GET",
+        "/products",
+        &headers,
+    )
+    .await?
+    .render()
 }
 
 /// The content of a committed snapshot (`catalog__user_1`), without its header: what an answer must equal.

@@ -47,12 +47,23 @@ impl LogTail {
     }
 
     /// Waits until a line that `wanted` accepts has been written, up to `timeout`, and returns the latest such line.
-    pub async fn wait_for_line(&self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> Result<String> {
+    pub async fn wait_for_line(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             // Registered before looking, so a line arriving in between is not missed.
             let grew = self.grew.notified();
-            let found = self.lines.lock().expect("log tail lock").iter().rev().find(|l| wanted(l)).cloned();
+            let found = self
+                .lines
+                .lock()
+                .expect("log tail lock")
+                .iter()
+                .rev()
+                .find(|l| wanted(l))
+                .cloned();
             if let Some(line) = found {
                 return Ok(line);
             }
