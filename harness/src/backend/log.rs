@@ -38,6 +38,14 @@ impl LogTail {
             .join("\n")
     }
 
+    /// Waits until a line containing `needle` has been written, up to `timeout`.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Result<()> {
+        self.wait_for_line(|line| line.contains(needle), timeout)
+            .await
+            .map(drop)
+            .map_err(|_| anyhow::anyhow!("no log line containing {needle:?} within {timeout:?}"))
+    }
+
     /// Waits until a line that `wanted` accepts has been written, up to `timeout`, and returns the latest such line.
     pub async fn wait_for_line(
         &self,
