@@ -25,7 +25,8 @@ use super::render::render_products;
 /// The tutorial's default port.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:11080";
 
-/// The tutorial's Discount address when neither the flag nor `DISCOUNT_SERVICE_HOST` gives one.
+/// The tutorial's Discount address: where Catalog (when neither the flag nor `DISCOUNT_SERVICE_HOST` gives one) and
+/// Order look for Discount by default.
 pub const DEFAULT_DISCOUNT_ADDR: &str = "localhost:11443";
 
 const TEXT: &str = "text/plain; charset=utf-8";

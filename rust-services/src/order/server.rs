@@ -62,7 +62,7 @@ pub struct Args {
     #[allow(missing_docs)]
     pub upstream: UpstreamArgs,
     /// Discount's gRPC address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "localhost:11443")]
+    #[arg(long, value_name = "HOST:PORT", default_value = crate::catalog::server::DEFAULT_DISCOUNT_ADDR)]
     pub discount_addr: String,
     /// Name Discount's certificate must carry (default: the host part of --discount-addr).
     #[arg(long, value_name = "NAME")]
