@@ -283,10 +283,12 @@ async fn up(
         let mut sink = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
     });
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => eprintln!("interop: Ctrl-C, stopping the stack"),
-        _ = stdin_closed => eprintln!("interop: end of stdin, stopping the stack"),
-    }
+    let why = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = stdin_closed => "end of stdin",
+    };
+    // Stop first: whoever read our stderr may be gone with our stdin, and a failed write must not come first.
     drop(stack);
+    let _ = writeln!(std::io::stderr(), "interop: {why}, stopped the stack");
     Ok(())
 }

@@ -17,7 +17,7 @@ from typing import Iterator
 import grpc
 import pytest
 import samples
-from conftest import TUTORIAL_SERVER, Pki, Service, child_env, module_args, start
+from conftest import STOP_TIMEOUT_SECONDS, TUTORIAL_SERVER, Pki, Service, child_env, module_args, start
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -335,3 +335,30 @@ def test_catalog_against_tutorial_style_server_over_tls(pki: Pki, services: list
                                            "--ca", str(pki.ca)))
     services.append(catalog)
     assert products_for(catalog, "1") == (200, samples.USER_1), catalog.log_tail()
+
+
+@pytest.mark.parametrize("service", ["discount", "catalog", "order", "payment"])
+@pytest.mark.parametrize("how", ["SIGTERM", "end of stdin"])
+def test_a_service_whose_stderr_is_gone_still_stops(service: str, how: str, tmp_path: Path) -> None:
+    """The harness that read its logs may be gone: a log line meeting a broken pipe must not block the stop."""
+    flags = ["--listen", LOCAL, "--exit-on-stdin-eof"]
+    if service in ("order", "payment"):
+        flags += ["--db", str(tmp_path / f"{service}.sqlite3")]
+    proc = subprocess.Popen([sys.executable, *module_args(service, *flags)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
+    try:
+        assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith(b"READY "), f"{service}: no READY line"
+        proc.stderr.close()  # nobody reads its logs any more
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            proc.stdin.close()
+        assert proc.wait(STOP_TIMEOUT_SECONDS) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()

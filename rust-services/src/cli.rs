@@ -89,7 +89,10 @@ pub fn parse<T: Parser>(program: &str) -> T {
         Ok(args) => args,
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
-            eprintln!("{program}: error: {}", one_line(&error.to_string()));
+            crate::lifecycle::say(&format!(
+                "{program}: error: {}",
+                one_line(&error.to_string())
+            ));
             std::process::exit(2);
         }
     }

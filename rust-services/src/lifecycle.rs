@@ -20,13 +20,23 @@ pub fn run<F: Future<Output = Result<(), Failure>>>(program: &str, serve: F) -> 
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{program}: error: {failure}");
+            say(&format!("{program}: error: {failure}"));
             ExitCode::from(failure.exit_code())
         }
     }
 }
 
+/// Writes one line to stderr, ignoring a stderr nobody reads any more (`eprintln!` would panic there).
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Logs go to stderr; RUST_LOG filters them (default `info`).
+///
+/// A log line that cannot be written is dropped without a word: the process that read our stderr may be gone (a
+/// harness that exited, a closed pipe), and tracing's default answer to a failed write, `eprintln!`, panics on the
+/// same broken pipe. A panic there would end whichever task was logging, the one that stops the server included,
+/// and leave a service that ignores SIGTERM.
 fn init_tracing() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
@@ -36,6 +46,7 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
+        .log_internal_errors(false)
         .init();
 }
 
@@ -47,11 +58,15 @@ pub fn announce_ready(addr: &HostPort) {
 }
 
 /// Resolves when the service should stop: SIGTERM, SIGINT, or the end of stdin if `exit_on_stdin_eof`.
+///
+/// The signal handlers are installed by this call, not when the future is first polled: call it before announcing
+/// READY, so that a SIGTERM sent as soon as READY is read stops the service gracefully instead of killing it.
+/// Must be called within a tokio runtime.
 pub fn shutdown_signal(exit_on_stdin_eof: bool) -> impl Future<Output = ()> + Send + 'static {
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler can be installed");
+    let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler can be installed");
     let stdin_closed = exit_on_stdin_eof.then(watch_stdin);
     async move {
-        let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler can be installed");
-        let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler can be installed");
         let stdin_closed = async {
             match stdin_closed {
                 Some(closed) => {
@@ -65,10 +80,11 @@ pub fn shutdown_signal(exit_on_stdin_eof: bool) -> impl Future<Output = ()> + Se
             _ = int.recv() => "SIGINT",
             () = stdin_closed => "end of stdin",
         };
-        tracing::info!(signal = why, "stopping");
+        // Stop first, talk after: nothing that can fail may stand between the signal and the stop.
         STOP_ASKED
             .get_or_init(tokio::sync::Notify::new)
             .notify_one();
+        tracing::info!(signal = why, "stopping");
     }
 }
 

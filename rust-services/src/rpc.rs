@@ -158,8 +158,8 @@ where
         mtls = tls.as_ref().is_some_and(ServerTls::mutual),
         "serving {program}"
     );
-    lifecycle::announce_ready(&addr);
     let stop = lifecycle::shutdown_signal(args.exit_on_stdin_eof);
+    lifecycle::announce_ready(&addr);
     let stopping = async move {
         stop.await;
         health_reporter.set_not_serving::<S>().await;

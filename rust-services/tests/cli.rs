@@ -192,3 +192,95 @@ fn order_upstream_flags_are_checked() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--payment-addr no-port"), "{stderr}");
 }
+
+/// How a test asks a service to stop.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    Sigterm,
+    EndOfStdin,
+}
+
+/// Every service binary, with the flags it needs to serve on any free port from a scratch directory.
+fn services(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let db = |name: &str| scratch.join(name).to_str().unwrap().to_string();
+    let listen = || vec!["--listen".to_string(), "127.0.0.1:0".to_string()];
+    vec![
+        (env!("CARGO_BIN_EXE_discount"), listen()),
+        (env!("CARGO_BIN_EXE_catalog"), listen()),
+        (env!("CARGO_BIN_EXE_interop-server"), listen()),
+        (
+            env!("CARGO_BIN_EXE_order"),
+            [listen(), vec!["--db".into(), db("order.sqlite3")]].concat(),
+        ),
+        (
+            env!("CARGO_BIN_EXE_payment"),
+            [listen(), vec!["--db".into(), db("payment.sqlite3")]].concat(),
+        ),
+    ]
+}
+
+/// A service whose log reader has gone (the harness that started it exited, a pipe was closed) must still stop
+/// when asked, and stop cleanly: a log line it can no longer write must not take the stop path down with it.
+#[test]
+fn a_service_whose_stderr_is_gone_still_stops() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let scratch = tempfile::tempdir().unwrap();
+    for (binary, args) in services(scratch.path()) {
+        for stop in [Stop::Sigterm, Stop::EndOfStdin] {
+            let mut child = Command::new(binary)
+                .args(&args)
+                .arg("--exit-on-stdin-eof")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the binary starts");
+            let mut ready = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut ready)
+                .unwrap();
+            assert!(ready.starts_with("READY "), "{binary}: {ready:?}");
+            // Nobody reads its logs any more: its next log line meets a broken pipe.
+            drop(child.stderr.take());
+            match stop {
+                Stop::Sigterm => nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                )
+                .unwrap(),
+                Stop::EndOfStdin => drop(child.stdin.take()),
+            }
+            let status = wait_bounded(child);
+            assert_eq!(
+                status.and_then(|s| s.code()),
+                Some(0),
+                "{binary} after {stop:?} with its stderr gone: {status:?}"
+            );
+        }
+    }
+}
+
+/// The child's exit status, or `None` (after killing it) if it is still running after a bound far beyond a
+/// graceful stop's grace period: a hung service fails the test instead of hanging it.
+fn wait_bounded(mut child: std::process::Child) -> Option<std::process::ExitStatus> {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(status) => {
+            waiter.join().unwrap();
+            Some(status.unwrap())
+        }
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            waiter.join().unwrap();
+            None
+        }
+    }
+}

@@ -159,7 +159,7 @@ pub async fn run(args: Args) -> ExitCode {
     let channel = match channel(&args) {
         Ok(channel) => channel,
         Err(failure) => {
-            eprintln!("interop-client: error: {failure}");
+            crate::lifecycle::say(&format!("interop-client: error: {failure}"));
             return ExitCode::from(failure.exit_code());
         }
     };
@@ -174,7 +174,7 @@ pub async fn run(args: Args) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(mismatch) => {
-            eprintln!("{case}: {mismatch}");
+            crate::lifecycle::say(&format!("{case}: {mismatch}"));
             ExitCode::FAILURE
         }
     }
