@@ -14,7 +14,7 @@ CONTAINER_TESTS := --test catalog --test discount --test faults
 BACKEND ?= containers
 
 .PHONY: help keys python stubs test test-rust test-python test-containers interop images debootstrap engine \
-	sweep bench clean clean-images
+	sweep orphans bench clean clean-images
 
 help:
 	@echo "make keys      write a CA and service certificates into keys/ (FORCE=1 replaces them)"
@@ -23,6 +23,7 @@ help:
 	@echo "make images    build the containers backend's images (Debian base, Python, Rust) unless up to date"
 	@echo "make bench     start-up times per service and per stack, medians of 5 (BACKEND=containers|local)"
 	@echo "make sweep     remove containers and networks left by runs that were killed"
+	@echo "make orphans   list processes of ours that outlived their runs (make test and make interop end with it)"
 	@echo "make python    make or refresh the Python environment (.venv) and its generated stubs"
 	@echo "make clean     remove build output, the Python environment and keys (clean-images: our images too)"
 
@@ -40,7 +41,9 @@ keys: $(INTEROP)
 python stubs: $(INTEROP)
 	$(INTEROP) python
 
+# Ends with the orphan check: no service process may outlive the test processes that started it.
 test: test-rust test-python test-containers
+	@$(INTEROP) orphans --wait 30
 
 test-rust:
 	$(CARGO) test --workspace
@@ -83,6 +86,9 @@ engine: $(INTEROP)
 sweep: $(INTEROP)
 	@$(INTEROP) sweep
 
+orphans: $(INTEROP)
+	@$(INTEROP) orphans
+
 bench: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	@$(INTEROP) bench --backend $(BACKEND) --runs 5
 
@@ -94,6 +100,7 @@ interop: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	echo; echo "== interop matrix (backend: $(BACKEND))"; \
 	$(INTEROP) report --markdown $(RUN_DIR)/matrix.md --known-failures tests/grpc_interop_known_failures.txt < $(RUN_DIR)/last-run.txt || status=$$?; \
 	echo "(table also in $(RUN_DIR)/matrix.md)"; \
+	$(INTEROP) orphans --wait 30 || status=$$?; \
 	exit $$status
 
 clean-images: $(INTEROP)

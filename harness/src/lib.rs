@@ -20,6 +20,7 @@ pub mod clients;
 pub mod docker;
 pub mod images;
 pub mod model;
+pub mod orphans;
 pub mod python;
 pub mod ready;
 pub mod refusal;

@@ -1,7 +1,8 @@
 //! `interop`: the harness command. `interop keys` writes certificates, `interop up` starts a stack,
 //! `interop python` prepares the Python environment, `interop report` turns a test run into the matrix table,
 //! `interop images` builds the containers backend's images, `interop engine` checks the Docker engine,
-//! `interop sweep` removes what killed runs left, `interop bench` measures start-up times.
+//! `interop sweep` removes what killed runs left, `interop orphans` finds processes that outlived their runs,
+//! `interop bench` measures start-up times.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use interop::{Backend, Lang, Security, Service, Stack, certs, docker, images, python, report};
+use interop::{
+    Backend, Lang, Security, Service, Stack, certs, docker, images, orphans, python, report,
+};
 
 #[derive(Parser)]
 #[command(name = "interop", version, about = "Polyglot gRPC interop harness")]
@@ -75,6 +78,13 @@ enum Command {
         /// The session whose containers and networks to remove.
         #[arg(long)]
         session: String,
+    },
+    /// List processes of this project (service binaries of this build, Python services) still running, waiting up
+    /// to --wait seconds for them to end; fails if any remain. Run it after every test process has exited.
+    Orphans {
+        /// How long stopping services may take to end.
+        #[arg(long, default_value_t = 15)]
+        wait: u64,
     },
     /// Measure start-up times: each service alone, and Discount + Catalog stacks; medians of several runs.
     Bench {
@@ -189,6 +199,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let swept = docker::reap(&session)?;
             tracing::debug!(?swept, %session, "reaped");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Orphans { wait } => {
+            let target = orphans::own_target_dir()?;
+            let left = orphans::wait_gone(&target, Duration::from_secs(wait))?;
+            if left.is_empty() {
+                println!("no processes of ours left running");
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "interop: {} processes of ours still run {wait} s after their runs ended (a stop path is broken):",
+                left.len()
+            );
+            for process in &left {
+                eprintln!("  {process}");
+            }
+            Ok(ExitCode::FAILURE)
         }
         Command::Bench { runs, backend } => {
             let backend = match backend {

@@ -1,0 +1,204 @@
+//! Finds processes of this project that outlived the run that started them: service binaries from this build's
+//! target folder and Python services (`python -m interop_services...`), whatever their parent.
+//!
+//! A service ends when its stack is dropped, when its harness dies (its stdin closes), on SIGTERM; a process still
+//! there some seconds after every test process has exited is a bug that no test inside that process can see.
+//! `make test` and `make interop` end with this check. Linux only: it reads `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// One process that should not be running any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its process id.
+    pub pid: u32,
+    /// Its parent's (1, or a subreaper's, for a true orphan).
+    pub ppid: u32,
+    /// Its command line, arguments joined by spaces.
+    pub command: String,
+}
+
+impl std::fmt::Display for Leftover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} (parent {}): {}",
+            self.pid, self.ppid, self.command
+        )
+    }
+}
+
+/// The processes of this project now running, except this one and its ancestors; `target` is the cargo target
+/// folder whose binaries count as ours.
+pub fn find(target: &Path) -> Result<Vec<Leftover>> {
+    let target = target
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", target.display()))?;
+    let spared = ancestors(std::process::id());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
+        let Some(pid) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if spared.contains(&pid) {
+            continue;
+        }
+        // A process may end while it is read: whatever cannot be read is not there any more.
+        let Some(args) = cmdline(pid) else { continue };
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if is_ours(exe.as_deref(), &args, &target) {
+            found.push(Leftover {
+                pid,
+                ppid: parent(pid).unwrap_or(0),
+                command: args.join(" "),
+            });
+        }
+    }
+    found.sort_by_key(|l| l.pid);
+    Ok(found)
+}
+
+/// Waits up to `patience` for every process of ours to end (a graceful stop takes a few seconds); what remains then.
+pub fn wait_gone(target: &Path, patience: Duration) -> Result<Vec<Leftover>> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let left = find(target)?;
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(left);
+        }
+        // Polling /proc is the only portable way to watch processes that are not our children.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A binary from our target folder (a rebuilt one shows as `path (deleted)`), or a Python service of ours.
+fn is_ours(exe: Option<&Path>, args: &[String], target: &Path) -> bool {
+    let from_target = exe.is_some_and(|exe| {
+        let exe = exe.to_string_lossy();
+        let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
+        Path::new(exe).starts_with(target)
+    });
+    let python_service =
+        args.iter().any(|a| a.starts_with("interop_services")) && args.iter().any(|a| a == "-m");
+    from_target || python_service
+}
+
+fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    // Kernel threads have an empty command line.
+    if raw.is_empty() {
+        return None;
+    }
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so read after the last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn ancestors(mut pid: u32) -> Vec<u32> {
+    let mut chain = vec![pid];
+    while let Some(up) = parent(pid).filter(|p| *p > 1 && !chain.contains(p)) {
+        chain.push(up);
+        pid = up;
+    }
+    chain
+}
+
+/// The cargo target folder of the running `interop` binary (`target/<profile>/interop` → `target`).
+pub fn own_target_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the running executable")?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("the executable is not inside a cargo target folder")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn ours_are_target_binaries_and_python_services() {
+        let target = Path::new("/w/target");
+        let catalog = Path::new("/w/target/debug/catalog");
+        assert!(is_ours(Some(catalog), &args(&["catalog"]), target));
+        let rebuilt = Path::new("/w/target/debug/catalog (deleted)");
+        assert!(is_ours(Some(rebuilt), &args(&["catalog"]), target));
+        let python = Path::new("/usr/bin/python3.11");
+        let service = args(&[
+            "python",
+            "-m",
+            "interop_services.discount",
+            "--listen",
+            "x:1",
+        ]);
+        assert!(is_ours(Some(python), &service, target));
+        assert!(!is_ours(
+            Some(python),
+            &args(&["python", "-m", "http.server"]),
+            target
+        ));
+        let elsewhere = Path::new("/w2/target/debug/catalog");
+        assert!(!is_ours(Some(elsewhere), &args(&["catalog"]), target));
+        assert!(!is_ours(None, &args(&["catalog"]), target));
+    }
+
+    #[test]
+    fn spares_itself_and_its_ancestors() {
+        let chain = ancestors(std::process::id());
+        assert_eq!(chain[0], std::process::id());
+        assert!(chain.len() >= 2, "a test process has a parent: {chain:?}");
+    }
+
+    #[test]
+    fn finds_a_process_of_ours_while_it_runs_and_not_after() {
+        use std::io::BufRead;
+        // Looks like a Python service of ours to the check, says it is up, and runs until its stdin closes.
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys; print('up', flush=True); sys.stdin.read()",
+            ])
+            .args(["-m", "interop_services.fake"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // spawn() returns while the kernel may still be setting up the new program (its command line reads empty
+        // until then); the child's own line says it runs.
+        let mut up = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut up)
+            .unwrap();
+        assert_eq!(up, "up\n");
+        let pid = child.id();
+        let target = tempfile::tempdir().unwrap();
+        let found = find(target.path()).unwrap();
+        let ours = found.iter().find(|l| l.pid == pid);
+        let ours = ours.unwrap_or_else(|| panic!("child {pid} is not in {found:?}"));
+        assert_eq!(ours.ppid, std::process::id());
+        assert!(ours.command.contains("interop_services.fake"), "{ours}");
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        assert!(find(target.path()).unwrap().iter().all(|l| l.pid != pid));
+    }
+}
