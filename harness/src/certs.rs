@@ -271,7 +271,7 @@ impl Pki {
         names: &[&str],
         aliases: impl Fn(&str) -> Vec<String>,
     ) -> Result<Self> {
-        let temp = tempfile::Builder::new().prefix("interop-pki-").tempdir()?;
+        let temp = crate::scratch::tempdir("pki")?;
         let authority = Authority::generate("interop test CA")?;
         let mut pki = Pki {
             dir: temp.path().to_path_buf(),

@@ -26,6 +26,7 @@ pub mod ready;
 pub mod refusal;
 pub mod report;
 pub mod runtime;
+pub mod scratch;
 pub mod stack;
 pub mod workspace;
 

@@ -80,7 +80,8 @@ enum Command {
         session: String,
     },
     /// List processes of this project (service binaries of this build, Python services) still running, waiting up
-    /// to --wait seconds for them to end; fails if any remain. Run it after every test process has exited.
+    /// to --wait seconds for them to end; fails if any remain. Also removes the scratch folders of runs that ended.
+    /// Run it after every test process has exited.
     Orphans {
         /// How long stopping services may take to end.
         #[arg(long, default_value_t = 15)]
@@ -203,6 +204,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Orphans { wait } => {
             let target = orphans::own_target_dir()?;
             let left = orphans::wait_gone(&target, Duration::from_secs(wait))?;
+            let swept = interop::scratch::sweep_ended(&std::env::temp_dir())?;
+            if swept > 0 {
+                println!(
+                    "removed {swept} scratch folders (certificates, databases) of runs that ended"
+                );
+            }
             if left.is_empty() {
                 println!("no processes of ours left running");
                 return Ok(ExitCode::SUCCESS);

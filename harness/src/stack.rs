@@ -141,7 +141,7 @@ impl StackBuilder {
             }
         };
         let clients = ClientSecurity::new(self.security, &pki)?;
-        let data = tempfile::Builder::new().prefix("interop-data-").tempdir()?;
+        let data = crate::scratch::tempdir("data")?;
         let mut stack = Stack {
             security: self.security,
             backend: self.backend,
