@@ -202,8 +202,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Orphans { wait } => {
-            let target = orphans::own_target_dir()?;
-            let left = orphans::wait_gone(&target, Duration::from_secs(wait))?;
+            let scope = orphans::Scope::of_this_build()?;
+            let left = orphans::wait_gone(&scope, Duration::from_secs(wait))?;
             let swept = interop::scratch::sweep_ended(&std::env::temp_dir())?;
             if swept > 0 {
                 println!(

@@ -1,5 +1,6 @@
-//! Finds processes of this project that outlived the run that started them: service binaries from this build's
-//! target folder and Python services (`python -m interop_services...`), whatever their parent.
+//! Finds processes of this project that outlived the run that started them: binaries from this build's target
+//! folder and Python services run by this checkout's venv (`.venv/bin/python -m interop_services...`), whatever
+//! their parent. Another checkout's processes are not ours, and are left alone.
 //!
 //! A service ends when its stack is dropped, when its harness dies (its stdin closes), on SIGTERM; a process still
 //! there some seconds after every test process has exited is a bug that no test inside that process can see.
@@ -31,12 +32,41 @@ impl std::fmt::Display for Leftover {
     }
 }
 
-/// The processes of this project now running, except this one and its ancestors; `target` is the cargo target
-/// folder whose binaries count as ours.
-pub fn find(target: &Path) -> Result<Vec<Leftover>> {
-    let target = target
+/// Where this checkout's processes come from.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The cargo target folder whose binaries count as ours.
+    pub target: PathBuf,
+    /// The venv whose interpreter runs our Python services.
+    pub venv: PathBuf,
+}
+
+impl Scope {
+    /// The running `interop` binary's target folder (`target/<profile>/interop` → `target`) and the project's venv.
+    pub fn of_this_build() -> Result<Self> {
+        let exe = std::env::current_exe().context("cannot locate the running executable")?;
+        let target = exe
+            .parent()
+            .and_then(Path::parent)
+            .context("the executable is not inside a cargo target folder")?;
+        Ok(Scope {
+            target: target.to_path_buf(),
+            venv: crate::python::venv_dir(),
+        })
+    }
+}
+
+/// The processes of `scope` now running, except this one and its ancestors.
+pub fn find(scope: &Scope) -> Result<Vec<Leftover>> {
+    let target = scope
+        .target
         .canonicalize()
-        .with_context(|| format!("cannot resolve {}", target.display()))?;
+        .with_context(|| format!("cannot resolve {}", scope.target.display()))?;
+    // The venv may not exist (no Python service ever ran); then no process can be running from it.
+    let venv = scope
+        .venv
+        .canonicalize()
+        .unwrap_or_else(|_| scope.venv.clone());
     let spared = ancestors(std::process::id());
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
@@ -52,7 +82,7 @@ pub fn find(target: &Path) -> Result<Vec<Leftover>> {
         // A process may end while it is read: whatever cannot be read is not there any more.
         let Some(args) = cmdline(pid) else { continue };
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        if is_ours(exe.as_deref(), &args, &target) {
+        if is_ours(exe.as_deref(), &args, &target, &venv) {
             found.push(Leftover {
                 pid,
                 ppid: parent(pid).unwrap_or(0),
@@ -65,10 +95,10 @@ pub fn find(target: &Path) -> Result<Vec<Leftover>> {
 }
 
 /// Waits up to `patience` for every process of ours to end (a graceful stop takes a few seconds); what remains then.
-pub fn wait_gone(target: &Path, patience: Duration) -> Result<Vec<Leftover>> {
+pub fn wait_gone(scope: &Scope, patience: Duration) -> Result<Vec<Leftover>> {
     let deadline = Instant::now() + patience;
     loop {
-        let left = find(target)?;
+        let left = find(scope)?;
         if left.is_empty() || Instant::now() >= deadline {
             return Ok(left);
         }
@@ -77,15 +107,19 @@ pub fn wait_gone(target: &Path, patience: Duration) -> Result<Vec<Leftover>> {
     }
 }
 
-/// A binary from our target folder (a rebuilt one shows as `path (deleted)`), or a Python service of ours.
-fn is_ours(exe: Option<&Path>, args: &[String], target: &Path) -> bool {
+/// A binary from our target folder (a rebuilt one shows as `path (deleted)`), or a Python service run by our venv's
+/// interpreter (its path is the command's first word: the venv's `bin/python` is a link to the system's).
+fn is_ours(exe: Option<&Path>, args: &[String], target: &Path, venv: &Path) -> bool {
     let from_target = exe.is_some_and(|exe| {
         let exe = exe.to_string_lossy();
         let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
         Path::new(exe).starts_with(target)
     });
-    let python_service =
-        args.iter().any(|a| a.starts_with("interop_services")) && args.iter().any(|a| a == "-m");
+    let python_service = args
+        .first()
+        .is_some_and(|first| Path::new(first).starts_with(venv))
+        && args.iter().any(|a| a == "-m")
+        && args.iter().any(|a| a.starts_with("interop_services"));
     from_target || python_service
 }
 
@@ -119,15 +153,6 @@ fn ancestors(mut pid: u32) -> Vec<u32> {
     chain
 }
 
-/// The cargo target folder of the running `interop` binary (`target/<profile>/interop` → `target`).
-pub fn own_target_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot locate the running executable")?;
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .context("the executable is not inside a cargo target folder")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,29 +162,32 @@ mod tests {
     }
 
     #[test]
-    fn ours_are_target_binaries_and_python_services() {
+    fn ours_are_target_binaries_and_python_services_of_our_venv() {
         let target = Path::new("/w/target");
-        let catalog = Path::new("/w/target/debug/catalog");
-        assert!(is_ours(Some(catalog), &args(&["catalog"]), target));
-        let rebuilt = Path::new("/w/target/debug/catalog (deleted)");
-        assert!(is_ours(Some(rebuilt), &args(&["catalog"]), target));
-        let python = Path::new("/usr/bin/python3.11");
-        let service = args(&[
-            "python",
+        let venv = Path::new("/w/.venv");
+        let ours =
+            |exe: &str, list: &[&str]| is_ours(Some(Path::new(exe)), &args(list), target, venv);
+        assert!(ours("/w/target/debug/catalog", &["catalog"]));
+        assert!(ours("/w/target/debug/catalog (deleted)", &["catalog"]));
+        let service = [
+            "/w/.venv/bin/python",
             "-m",
             "interop_services.discount",
             "--listen",
             "x:1",
-        ]);
-        assert!(is_ours(Some(python), &service, target));
-        assert!(!is_ours(
-            Some(python),
-            &args(&["python", "-m", "http.server"]),
-            target
+        ];
+        assert!(ours("/usr/bin/python3.11", &service));
+        assert!(!ours(
+            "/usr/bin/python3.11",
+            &["/w/.venv/bin/python", "-m", "http.server"]
         ));
-        let elsewhere = Path::new("/w2/target/debug/catalog");
-        assert!(!is_ours(Some(elsewhere), &args(&["catalog"]), target));
-        assert!(!is_ours(None, &args(&["catalog"]), target));
+        let elsewhere = ["/w2/.venv/bin/python", "-m", "interop_services.discount"];
+        assert!(
+            !ours("/usr/bin/python3.11", &elsewhere),
+            "another checkout's service"
+        );
+        assert!(!ours("/w2/target/debug/catalog", &["catalog"]));
+        assert!(!is_ours(None, &args(&["catalog"]), target, venv));
     }
 
     #[test]
@@ -172,8 +200,20 @@ mod tests {
     #[test]
     fn finds_a_process_of_ours_while_it_runs_and_not_after() {
         use std::io::BufRead;
-        // Looks like a Python service of ours to the check, says it is up, and runs until its stdin closes.
-        let mut child = std::process::Command::new("python3")
+        // A venv of one interpreter (a link to the system's, as a real venv's is), running what looks like a Python
+        // service of ours to the check: it says it is up, and runs until its stdin closes.
+        let root = tempfile::tempdir().unwrap();
+        let venv = root.path().join(".venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        let python = venv.join("bin/python");
+        // The interpreter itself, not a launcher script on PATH (pyenv's shims exec it under another name).
+        let real = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        let system = String::from_utf8(real.stdout).unwrap().trim().to_string();
+        std::os::unix::fs::symlink(system, &python).unwrap();
+        let mut child = std::process::Command::new(&python)
             .args([
                 "-c",
                 "import sys; print('up', flush=True); sys.stdin.read()",
@@ -191,14 +231,29 @@ mod tests {
             .unwrap();
         assert_eq!(up, "up\n");
         let pid = child.id();
-        let target = tempfile::tempdir().unwrap();
-        let found = find(target.path()).unwrap();
-        let ours = found.iter().find(|l| l.pid == pid);
-        let ours = ours.unwrap_or_else(|| panic!("child {pid} is not in {found:?}"));
-        assert_eq!(ours.ppid, std::process::id());
-        assert!(ours.command.contains("interop_services.fake"), "{ours}");
+        let scope = Scope {
+            target: root.path().join("target"),
+            venv,
+        };
+        std::fs::create_dir(&scope.target).unwrap();
+        assert_eq!(
+            find(&scope)
+                .unwrap()
+                .iter()
+                .map(|l| l.pid)
+                .collect::<Vec<_>>(),
+            [pid]
+        );
+        let other = Scope {
+            venv: root.path().join("other-venv"),
+            ..scope.clone()
+        };
+        assert!(
+            find(&other).unwrap().is_empty(),
+            "another venv's processes are not ours"
+        );
         drop(child.stdin.take());
         child.wait().unwrap();
-        assert!(find(target.path()).unwrap().iter().all(|l| l.pid != pid));
+        assert!(find(&scope).unwrap().is_empty());
     }
 }
