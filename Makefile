@@ -7,7 +7,7 @@ CARGO ?= cargo
 RUN_DIR := target/interop
 INTEROP := target/debug/interop
 # The contract tests that make up the language matrix.
-MATRIX_TESTS := --test catalog --test discount --test order --test tutorial --test grpc_interop --test refusals --test identity --test bad_input
+MATRIX_TESTS := --test catalog --test discount --test order --test order_clients --test tutorial --test grpc_interop --test refusals --test identity --test bad_input
 # What runs in containers under `make test`: the contracts, the fault hooks, and the clean-up checks.
 CONTAINER_TESTS := --test catalog --test discount --test faults
 # Where `make interop` and `make bench` run the services: containers (the default) or local processes.

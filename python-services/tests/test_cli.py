@@ -134,3 +134,18 @@ def test_empty_token_file(tmp_path: Path) -> None:
     empty.write_text("\n")
     assert_one_line_error(run("discount", "--token-file", empty), "discount", 2,
                           f"--token-file {empty}: holds no token")
+
+
+@pytest.mark.parametrize(("client", "prog", "method"), [("discount.client", "discount-client", []),
+                                                        ("order.client", "order-client", ["--method", "Get"])])
+def test_one_shot_client_request_errors(client: str, prog: str, method: list[str], tmp_path: Path) -> None:
+    """A request the client cannot read or decode is a usage error naming the flag, before any call is made."""
+    addr = ["--addr", "127.0.0.1:9", *method]
+    assert_one_line_error(run(client, *addr, "--request-b64", "!!"), prog, 2, "--request-b64 !!", "not base64")
+    not_proto = tmp_path / "request.bin"
+    not_proto.write_bytes(b"\xff\xff\xff")
+    assert_one_line_error(run(client, *addr, "--request-file", not_proto), prog, 2,
+                          f"--request-file {not_proto}", "not a serialized")
+    missing = tmp_path / "missing.bin"
+    assert_one_line_error(run(client, *addr, "--request-file", missing), prog, 2, f"--request-file {missing}",
+                          "cannot read")

@@ -95,24 +95,22 @@ async fn discount_python(
     request: &DiscountRequest,
     token: Option<&str>,
 ) -> Result<GrpcAnswer> {
-    let env = interop::python::ensure()?;
-    // In files, not arguments: a request may be larger than one argument may be (128 KiB on Linux).
     let dir = tempfile::tempdir()?;
-    let request_file = dir.path().join("request.bin");
-    std::fs::write(&request_file, request.encode_to_vec())?;
-    let mut command = tokio::process::Command::new(&env.python);
-    command
-        .args(["-m", "interop_services.discount.client"])
-        .args(["--server-name", "discount", "--addr", &addr.to_string()])
-        .arg("--request-file")
-        .arg(&request_file)
-        .args(client.flags());
+    let mut extra = Vec::new();
     if let Some(token) = token {
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, token)?;
-        command.arg("--token-file").arg(token_file);
+        extra = vec!["--token-file".into(), token_file.into_os_string()];
     }
-    let answer = run_json(command, "interop_services.discount.client").await?;
+    let answer = python_grpc_call(
+        "interop_services.discount.client",
+        addr,
+        "discount",
+        client,
+        &request.encode_to_vec(),
+        &extra,
+    )
+    .await?;
     let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
     let response = match answer["response_b64"].as_str() {
         Some(b64) if !b64.is_empty() => {
@@ -272,6 +270,32 @@ async fn http_python(
 }
 
 /// Runs a one-shot Python client and parses its one JSON line.
+/// Runs a grpcio one-shot client (`python -m MODULE`, see python-services/interop_services/oneshot.py) against
+/// `addr`, verifying `server_name`, with `request` (serialized) in a file, and returns the JSON line it printed.
+pub async fn python_grpc_call(
+    module: &str,
+    addr: SocketAddr,
+    server_name: &str,
+    client: &ClientSecurity,
+    request: &[u8],
+    extra_args: &[std::ffi::OsString],
+) -> Result<serde_json::Value> {
+    let env = interop::python::ensure()?;
+    // In a file, not an argument: a request may be larger than one argument may be (128 KiB on Linux).
+    let dir = tempfile::tempdir()?;
+    let request_file = dir.path().join("request.bin");
+    std::fs::write(&request_file, request)?;
+    let mut command = tokio::process::Command::new(&env.python);
+    command
+        .args(["-m", module])
+        .args(["--server-name", server_name, "--addr", &addr.to_string()])
+        .arg("--request-file")
+        .arg(&request_file)
+        .args(client.flags())
+        .args(extra_args);
+    run_json(command, module).await
+}
+
 async fn run_json(mut command: tokio::process::Command, what: &str) -> Result<serde_json::Value> {
     command.kill_on_drop(true);
     let output = command.output().await?;

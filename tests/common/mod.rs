@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod calls;
+pub mod order;
 
 use interop::refusal::{Refusal, Side, classify, is_handshake_failure};
 use interop::{Lang, Security, Service, Stack, StackBuilder, StackPool};
