@@ -9,15 +9,12 @@ from __future__ import annotations
 import math
 import struct
 from decimal import Decimal
-from fractions import Fraction
 from typing import Iterable
 
 from interop_services.proto import ecommerce_pb2
 
 _FLOAT32_MAX_DIGITS = 9  # 9 significant digits always identify a float32
-_FLOAT32_INFINITY_BITS = 0x7F800000
-# Where rounding to float32 overflows: one ulp above the largest finite float32 (used as its upper neighbour).
-_FLOAT32_OVERFLOW = Fraction(2) ** 128
+_POW10 = [10**k for k in range(64)]  # past any exponent a float32's digits need (about 10**-54 to 10**38)
 
 
 def _to_float32(x: float) -> float:
@@ -52,37 +49,61 @@ def _shortest_digits(value: float) -> tuple[str, int]:
     """Fewest significant digits that read back as this positive float32, and their decimal exponent.
 
     Returns (digits, exponent) meaning d1.d2d3... x 10**exponent. Among candidates of the same length the closest to
-    the exact value wins (ties to an even digit), as in Go's strconv. Exact rational arithmetic: reading a decimal back through a float64
-    first (float(s) then float32) can round twice and accept a candidate Go would reject.
+    the exact value wins (ties to an even digit), as in Go's strconv. Exact integer arithmetic: reading a decimal back
+    through a float64 first (float(s) then float32) can round twice and accept a candidate Go would reject.
+
+    The float32 is m * 2**e exactly. Its rounding interval runs halfway to each neighbour, so in units of 2**(e-2)
+    the value is 4m, the upper bound 4m + 2 and the lower bound 4m - 2, or 4m - 1 at a power of two, whose lower
+    neighbour is half as far (the largest float32's upper neighbour is 2**128, one ulp up as for any other value).
     """
     bits = struct.unpack("<I", struct.pack("<f", value))[0]
-    exact = Fraction(value)
-    below = Fraction(_float32_from_bits(bits - 1))
-    above = _FLOAT32_OVERFLOW if bits + 1 >= _FLOAT32_INFINITY_BITS else Fraction(_float32_from_bits(bits + 1))
-    low, high = (exact + below) / 2, (exact + above) / 2
+    biased, fraction = bits >> 23, bits & 0x7FFFFF
+    if biased == 0:  # subnormal: no implicit leading bit, the smallest exponent
+        mantissa, exponent2 = fraction, -149
+    else:
+        mantissa, exponent2 = fraction | 0x800000, biased - 150
+    exact = 4 * mantissa
+    high = exact + 2
+    low = exact - (1 if fraction == 0 and biased > 1 else 2)
     ties_round_here = bits % 2 == 0  # round-half-to-even: a tie goes to the even mantissa
-
-    def reads_back(candidate: Fraction) -> bool:
-        if ties_round_here:
-            return low <= candidate <= high
-        return low < candidate < high
+    shift = exponent2 - 2  # the interval's unit is 2**shift
 
     leading_exponent = Decimal(value).adjusted()  # Decimal(float) is exact, so this is floor(log10(value))
-    for precision in range(1, _FLOAT32_MAX_DIGITS + 1):
+
+    def closest_fitting(precision: int) -> tuple[int, int] | None:
+        """The `precision`-digit decimal closest to the value that reads back as it: (units, scale exponent)."""
         scale_exponent = leading_exponent - precision + 1
-        scale = Fraction(10) ** scale_exponent
-        floor_units = math.floor(exact / scale)
-        fitting = [units for units in (floor_units, floor_units + 1) if reads_back(units * scale)]
-        if fitting:
+        # A candidate `units * 10**scale_exponent` against a bound `b * 2**shift`, both sides in integers:
+        # units * step against b * factor.
+        step = _POW10[max(scale_exponent, 0)] << max(-shift, 0)
+        factor = _POW10[max(-scale_exponent, 0)] << max(shift, 0)
+        exact_n, low_n, high_n = exact * factor, low * factor, high * factor
+        best = None
+        floor_units = exact_n // step
+        for units in (floor_units, floor_units + 1):
+            candidate = units * step
+            inside = low_n <= candidate <= high_n if ties_round_here else low_n < candidate < high_n
             # Closest wins; an exact tie goes to the even last digit, as Go rounds half to even.
-            units = min(fitting, key=lambda u: (abs(u * scale - exact), u % 2))
-            text = str(units)
-            return text.rstrip("0"), scale_exponent + len(text) - 1
-    raise AssertionError(f"no {_FLOAT32_MAX_DIGITS}-digit decimal reads back as {value!r}")
+            if inside and (best is None or (abs(candidate - exact_n), units % 2) < best[0]):
+                best = ((abs(candidate - exact_n), units % 2), units)
+        return None if best is None else (best[1], scale_exponent)
 
-
-def _float32_from_bits(bits: int) -> float:
-    return struct.unpack("<f", struct.pack("<I", bits))[0]
+    # If some precision fits, every longer one does (the fitting candidate's neighbour towards the value, one digit
+    # longer, lies between the two), so the shortest is found by bisection; 9 digits always fit.
+    found = closest_fitting(_FLOAT32_MAX_DIGITS)
+    fewest, most = 1, _FLOAT32_MAX_DIGITS - 1
+    while fewest <= most:
+        middle = (fewest + most) // 2
+        fit = closest_fitting(middle)
+        if fit is None:
+            fewest = middle + 1
+        else:
+            found, most = fit, middle - 1
+    if found is None:
+        raise AssertionError(f"no {_FLOAT32_MAX_DIGITS}-digit decimal reads back as {value!r}")
+    units, scale_exponent = found
+    text = str(units)
+    return text.rstrip("0"), scale_exponent + len(text) - 1
 
 
 def _scientific(digits: str, exponent: int) -> str:
