@@ -47,6 +47,9 @@ enum Command {
         /// Payment's language (omit to leave Payment out).
         #[arg(long)]
         payment: Option<Lang>,
+        /// The gRPC interop TestService server's language (omit to leave it out).
+        #[arg(long)]
+        test_server: Option<Lang>,
         /// plaintext, tls or mtls.
         #[arg(long, default_value = "mtls")]
         security: Security,
@@ -134,12 +137,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             discount,
             order,
             payment,
+            test_server,
             security,
         } => {
             let optional = [
                 (Service::Catalog, catalog),
                 (Service::Order, order),
                 (Service::Payment, payment),
+                (Service::TestServer, test_server),
             ];
             interop::runtime::get().block_on(up(discount, optional, security))?;
             Ok(ExitCode::SUCCESS)
@@ -295,7 +300,7 @@ async fn bench(backend: Backend, runs: usize) -> Result<()> {
 
 async fn up(
     discount: Lang,
-    optional: [(Service, Option<Lang>); 3],
+    optional: [(Service, Option<Lang>); 4],
     security: Security,
 ) -> Result<()> {
     let mut builder = Stack::builder()

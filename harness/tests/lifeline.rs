@@ -118,3 +118,55 @@ fn killing_the_harness_outright_ends_its_services() {
         );
     }
 }
+
+/// `interop up --test-server LANG` serves the gRPC interop TestService: the spec's client passes a case against
+/// the address and certificates the JSON line names, and closing stdin ends the stack and every service in it.
+#[test]
+fn up_serves_a_test_server_until_its_stdin_ends() {
+    let client =
+        interop::workspace::rust_binary("interop-client").expect("the interop client is built");
+    for lang in ["rust", "python"] {
+        let mut up = Command::new(env!("CARGO_BIN_EXE_interop"))
+            .args(["up", "--test-server", lang, "--security", "mtls"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(up.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let description: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let server = &description["services"]["interop-server"];
+        assert_eq!(server["lang"], lang, "{line}");
+        let addr: std::net::SocketAddr = server["addr"].as_str().unwrap().parse().unwrap();
+        let text = |key: &str| description[key].as_str().unwrap().to_string();
+        let status = Command::new(&client)
+            .args(["--server_host", &addr.ip().to_string()])
+            .args(["--server_port", &addr.port().to_string()])
+            .args([
+                "--server_host_override",
+                server["server_name"].as_str().unwrap(),
+            ])
+            .args(["--ca", &text("ca"), "--cert", &text("client_cert")])
+            .args(["--key", &text("client_key"), "--test_case", "large_unary"])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "large_unary against the {lang} TestServer: {status}"
+        );
+        let pid = server["pid"].as_u64().unwrap() as u32;
+        drop(up.stdin.take());
+        assert!(
+            up.wait().unwrap().success(),
+            "interop up ends cleanly at the end of its stdin"
+        );
+        assert!(
+            wait_gone(pid, Duration::from_secs(15)),
+            "the {lang} TestServer (pid {pid}) outlived interop up"
+        );
+    }
+}
