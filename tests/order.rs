@@ -84,11 +84,7 @@ async fn order_payment_restarted(
         None,
     )
     .await;
-    stack.stop(Service::Payment).await.expect("payment stops");
-    if let Err(e) = stack.start(Service::Payment).await {
-        let log = stack.logs(Service::Payment).unwrap_or_default();
-        panic!("payment does not start again: {e:#}\n--- its last lines ---\n{log}");
-    }
+    restart(&mut stack, Service::Payment).await;
     let second = call_create(
         Lang::Rust,
         &stack,
@@ -139,11 +135,7 @@ async fn order_restarted(
         None,
     )
     .await;
-    stack.stop(Service::Order).await.expect("order stops");
-    if let Err(e) = stack.start(Service::Order).await {
-        let log = stack.logs(Service::Order).unwrap_or_default();
-        panic!("order does not start again: {e:#}\n--- its last lines ---\n{log}");
-    }
+    restart(&mut stack, Service::Order).await;
     let got = call_get(Lang::Rust, &stack, &order_id(&created)).await;
     assert_eq!(got.order, created.order, "the order survives the restart");
     // The idempotency key survives too: the same Create answers the stored order, charging nothing more.
@@ -216,4 +208,13 @@ async fn order_deadline_shorter_than_slow_discount(
         "Create with a 3 s deadline; Discount answers after 60 s",
         &[step],
     );
+}
+
+/// Stops `service` and starts it again on the same port; a failed start shows the service's last log lines.
+async fn restart(stack: &mut Stack, service: Service) {
+    stack.stop(service).await.expect("the service stops");
+    if let Err(e) = stack.start(service).await {
+        let log = stack.logs(service).unwrap_or_default();
+        panic!("{service} does not start again: {e:#}\n--- its last lines ---\n{log}");
+    }
 }

@@ -138,10 +138,18 @@ fn cmdline(pid: u32) -> Option<Vec<String>> {
 }
 
 fn parent(pid: u32) -> Option<u32> {
+    stat_field(pid, 4)?.parse().ok()
+}
+
+/// Field `n` (1-based, as proc(5) numbers them: 4 is the parent, 22 the start time) of `/proc/<pid>/stat`.
+pub(crate) fn stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so read after the last `)`.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so count from after the last `)`, field 3.
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)
+        .map(str::to_string)
 }
 
 fn ancestors(mut pid: u32) -> Vec<u32> {

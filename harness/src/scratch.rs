@@ -5,7 +5,7 @@
 //! start time, which a reused pid does not repeat), and the folders of processes that have ended are removed by the
 //! next run that makes one, and by `interop orphans` at the end of `make test` and `make interop`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
@@ -74,9 +74,7 @@ fn owner_alive(owner: &str) -> bool {
 
 /// `<pid>.<start time in clock ticks since boot>` of a running process, from `/proc/<pid>/stat`.
 fn owner_tag(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/stat"))).ok()?;
-    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses; start time is field 22, the 20th after it.
-    let start = stat[stat.rfind(')')? + 1..].split_whitespace().nth(19)?;
+    let start = crate::orphans::stat_field(pid, 22)?;
     Some(format!("{pid}.{start}"))
 }
 

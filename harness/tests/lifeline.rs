@@ -25,6 +25,24 @@ fn wait_gone(pid: u32, within: Duration) -> bool {
     false
 }
 
+/// Starts `interop up ARGS` and reads the JSON line describing its stack.
+fn up(args: &[&str]) -> (std::process::Child, serde_json::Value) {
+    let mut up = Command::new(env!("CARGO_BIN_EXE_interop"))
+        .arg("up")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(up.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let description = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (up, description)
+}
+
 fn pids(stack: &Stack) -> Vec<u32> {
     [Service::Discount, Service::Catalog]
         .into_iter()
@@ -75,27 +93,15 @@ async fn a_panic_holding_a_stack_stops_its_services() {
 
 #[test]
 fn killing_the_harness_outright_ends_its_services() {
-    let mut up = Command::new(env!("CARGO_BIN_EXE_interop"))
-        .args([
-            "up",
-            "--catalog",
-            "python",
-            "--discount",
-            "rust",
-            "--security",
-            "mtls",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(up.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let description: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let (mut up, description) = up(&[
+        "--catalog",
+        "python",
+        "--discount",
+        "rust",
+        "--security",
+        "mtls",
+    ]);
+    let line = description.to_string();
     let pids: Vec<u64> = ["discount", "catalog"]
         .iter()
         .map(|s| {
@@ -126,19 +132,8 @@ fn up_serves_a_test_server_until_its_stdin_ends() {
     let client =
         interop::workspace::rust_binary("interop-client").expect("the interop client is built");
     for lang in ["rust", "python"] {
-        let mut up = Command::new(env!("CARGO_BIN_EXE_interop"))
-            .args(["up", "--test-server", lang, "--security", "mtls"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(up.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let description: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let (mut up, description) = up(&["--test-server", lang, "--security", "mtls"]);
+        let line = description.to_string();
         let server = &description["services"]["interop-server"];
         assert_eq!(server["lang"], lang, "{line}");
         let addr: std::net::SocketAddr = server["addr"].as_str().unwrap().parse().unwrap();
