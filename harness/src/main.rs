@@ -216,7 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             if left.is_empty() {
-                println!("no processes of ours left running");
+                println!("no processes of ours left behind");
                 return Ok(ExitCode::SUCCESS);
             }
             eprintln!(

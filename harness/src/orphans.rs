@@ -6,6 +6,7 @@
 //! there some seconds after every test process has exited is a bug that no test inside that process can see.
 //! `make test` and `make interop` end with this check. Linux only: it reads `/proc`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ pub fn find(scope: &Scope) -> Result<Vec<Leftover>> {
         .canonicalize()
         .unwrap_or_else(|_| scope.venv.clone());
     let spared = ancestors(std::process::id());
-    let mut found = Vec::new();
+    let mut ours = BTreeMap::new();
     for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
         let Some(pid) = entry
             .ok()
@@ -83,15 +84,46 @@ pub fn find(scope: &Scope) -> Result<Vec<Leftover>> {
         let Some(args) = cmdline(pid) else { continue };
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
         if is_ours(exe.as_deref(), &args, &target, &venv) {
-            found.push(Leftover {
+            let ppid = parent(pid).unwrap_or(0);
+            ours.insert(
                 pid,
-                ppid: parent(pid).unwrap_or(0),
-                command: args.join(" "),
-            });
+                Leftover {
+                    pid,
+                    ppid,
+                    command: args.join(" "),
+                },
+            );
         }
     }
-    found.sort_by_key(|l| l.pid);
+    let found = ours
+        .values()
+        .filter(|process| !held_by_a_user_stack(process.pid, &ours))
+        .cloned()
+        .collect();
     Ok(found)
+}
+
+/// Whether `pid` is, or runs under, an `interop up` that a person or script started (its parent is not ours and
+/// still runs): a stack someone is using on purpose, not something a test run left behind. An `interop up` started
+/// by a test, or orphaned (its parent is init), does not count.
+fn held_by_a_user_stack(pid: u32, ours: &BTreeMap<u32, Leftover>) -> bool {
+    let mut current = pid;
+    // Bounded by the number of our processes: a parent chain has no cycles, but a bound costs nothing.
+    for _ in 0..=ours.len() {
+        let Some(process) = ours.get(&current) else {
+            return false;
+        };
+        let is_up = process.command.split(' ').nth(1) == Some("up");
+        let parent_is_ours = ours.contains_key(&process.ppid);
+        if is_up && !parent_is_ours && process.ppid > 1 {
+            return true;
+        }
+        if !parent_is_ours {
+            return false;
+        }
+        current = process.ppid;
+    }
+    false
 }
 
 /// Waits up to `patience` for every process of ours to end (a graceful stop takes a few seconds); what remains then.
@@ -196,6 +228,41 @@ mod tests {
         );
         assert!(!ours("/w2/target/debug/catalog", &["catalog"]));
         assert!(!is_ours(None, &args(&["catalog"]), target, venv));
+    }
+
+    #[test]
+    fn a_stack_someone_runs_is_not_a_leftover() {
+        let process = |pid, ppid, command: &str| {
+            (
+                pid,
+                Leftover {
+                    pid,
+                    ppid,
+                    command: command.to_string(),
+                },
+            )
+        };
+        let ours: BTreeMap<u32, Leftover> = [
+            // A person's `interop up` (its parent, a shell, is not ours) and its services.
+            process(10, 5, "/w/target/debug/interop up --catalog rust"),
+            process(11, 10, "/w/target/debug/discount --listen x:0"),
+            process(12, 10, "/w/target/debug/catalog --listen x:0"),
+            // An `interop up` a test started (its parent is a test binary of ours), and its service.
+            process(20, 19, "/w/target/debug/interop up --discount python"),
+            process(19, 3, "/w/target/debug/deps/lifeline-abc"),
+            process(21, 20, "/w/.venv/bin/python -m interop_services.discount"),
+            // An orphaned `interop up`, and a service orphaned on its own.
+            process(30, 1, "/w/target/debug/interop up"),
+            process(40, 1, "/w/target/debug/catalog --listen x:0"),
+        ]
+        .into_iter()
+        .collect();
+        let held: Vec<u32> = ours
+            .keys()
+            .copied()
+            .filter(|pid| held_by_a_user_stack(*pid, &ours))
+            .collect();
+        assert_eq!(held, [10, 11, 12]);
     }
 
     #[test]
