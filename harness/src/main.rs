@@ -107,6 +107,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        // As in the services (see their lifecycle::init_tracing): a log line that meets a closed stderr is dropped,
+        // not reported with eprintln!, which would panic on the same pipe in the middle of stopping a stack.
+        .log_internal_errors(false)
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,

@@ -19,8 +19,8 @@ pub struct Leftover {
     pub pid: u32,
     /// Its parent's (1, or a subreaper's, for a true orphan).
     pub ppid: u32,
-    /// Its command line, arguments joined by spaces.
-    pub command: String,
+    /// Its command line.
+    pub args: Vec<String>,
 }
 
 impl std::fmt::Display for Leftover {
@@ -28,7 +28,9 @@ impl std::fmt::Display for Leftover {
         write!(
             f,
             "pid {} (parent {}): {}",
-            self.pid, self.ppid, self.command
+            self.pid,
+            self.ppid,
+            self.args.join(" ")
         )
     }
 }
@@ -85,14 +87,7 @@ pub fn find(scope: &Scope) -> Result<Vec<Leftover>> {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
         if is_ours(exe.as_deref(), &args, &target, &venv) {
             let ppid = parent(pid).unwrap_or(0);
-            ours.insert(
-                pid,
-                Leftover {
-                    pid,
-                    ppid,
-                    command: args.join(" "),
-                },
-            );
+            ours.insert(pid, Leftover { pid, ppid, args });
         }
     }
     let found = ours
@@ -113,7 +108,7 @@ fn held_by_a_user_stack(pid: u32, ours: &BTreeMap<u32, Leftover>) -> bool {
         let Some(process) = ours.get(&current) else {
             return false;
         };
-        let is_up = process.command.split(' ').nth(1) == Some("up");
+        let is_up = process.args.get(1).is_some_and(|a| a == "up");
         let parent_is_ours = ours.contains_key(&process.ppid);
         if is_up && !parent_is_ours && process.ppid > 1 {
             return true;
@@ -238,7 +233,7 @@ mod tests {
                 Leftover {
                     pid,
                     ppid,
-                    command: command.to_string(),
+                    args: command.split(' ').map(str::to_string).collect(),
                 },
             )
         };

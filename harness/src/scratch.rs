@@ -16,12 +16,16 @@ const KINDS: [&str; 2] = ["pki", "data"];
 /// A fresh folder of `kind` ("pki" or "data"), removed when the returned value is dropped.
 pub fn tempdir(kind: &str) -> Result<tempfile::TempDir> {
     debug_assert!(KINDS.contains(&kind), "unknown scratch kind {kind}");
-    static SWEPT: OnceLock<()> = OnceLock::new();
-    SWEPT.get_or_init(|| {
+    // Once per process: who we are (the folders' owner tag), and the sweep of the folders of ended runs.
+    static OWNER: OnceLock<Option<String>> = OnceLock::new();
+    let owner = OWNER.get_or_init(|| {
         // Best effort: a folder another user owns, or one removed meanwhile, is not this run's concern.
         let _ = sweep_ended(&std::env::temp_dir());
+        owner_tag(std::process::id())
     });
-    let owner = owner_tag(std::process::id()).context("cannot read this process's start time")?;
+    let owner = owner
+        .as_deref()
+        .context("cannot read this process's start time")?;
     tempfile::Builder::new()
         .prefix(&format!("interop-{kind}-{owner}-"))
         .tempdir()

@@ -1,13 +1,23 @@
 """What the one-shot gRPC clients share: the request as serialized bytes (base64 or a file), the channel the flags
 describe, and the outcome as one JSON line. A harness in any language drives them to make the grpcio client side of
-a call; each prints what grpcio understood, so the caller can compare it with its own client's understanding."""
+a call; each prints what grpcio understood, so the caller can compare it with its own client's understanding:
+
+    {"code": "OK", "message": "", "response_b64": "...", "details": []}
+    {"code": "INVALID_ARGUMENT", "message": "invalid request", "response_b64": "",
+     "details": [{"type": "google.rpc.BadRequest", "field_violations": [{"field": ..., "description": ...}]}]}
+
+The response is what grpcio decoded, serialized again; the details are the google.rpc messages of the status, decoded
+through grpc_status as a grpcio user would. A client exits 0 whatever the RPC status, 2 for bad flags."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
-from typing import NoReturn, TypeVar
+import json
+import sys
+from typing import Awaitable, Coroutine, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -69,12 +79,22 @@ def channel(prog: str, args: argparse.Namespace) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(str(addr), client_tls.grpc_credentials(), options=options)
 
 
-def encoded(message: Message) -> str:
-    """A response as the caller gets it back: what grpcio decoded, serialized again, in base64."""
-    return base64.b64encode(message.SerializeToString()).decode()
+async def outcome(call: Awaitable[Message]) -> dict[str, object]:
+    """The JSON line's content for one call: its response, or its status and decoded details."""
+    try:
+        response = await call
+    except grpc.aio.AioRpcError as err:
+        return {"code": err.code().name, "message": err.details() or "", "response_b64": "", "details": _details(err)}
+    encoded = base64.b64encode(response.SerializeToString()).decode()
+    return {"code": "OK", "message": "", "response_b64": encoded, "details": []}
 
 
-def details(error: grpc.aio.AioRpcError) -> list[dict[str, object]]:
+def print_outcome(call: Coroutine[object, object, dict[str, object]]) -> None:
+    """Run a client's call and print its outcome as the one JSON line."""
+    sys.stdout.write(json.dumps(asyncio.run(call)) + "\n")
+
+
+def _details(error: grpc.aio.AioRpcError) -> list[dict[str, object]]:
     """The google.rpc details of a failed call, decoded as grpcio's users decode them (grpc_status), in order."""
     status = rpc.details_of(error)
     if status is None:

@@ -52,7 +52,11 @@ pub async fn discount(
 }
 
 /// `call`, failed if it has no outcome within [`CALL_LIMIT`]: a hang is a failure of its own.
-async fn bounded<T>(lang: Lang, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
+pub async fn bounded<T>(
+    lang: Lang,
+    what: &str,
+    call: impl Future<Output = Result<T>>,
+) -> Result<T> {
     tokio::time::timeout(CALL_LIMIT, call)
         .await
         .with_context(|| {
@@ -95,20 +99,16 @@ async fn discount_python(
     request: &DiscountRequest,
     token: Option<&str>,
 ) -> Result<GrpcAnswer> {
-    let dir = tempfile::tempdir()?;
-    let mut extra = Vec::new();
-    if let Some(token) = token {
-        let token_file = dir.path().join("token");
-        std::fs::write(&token_file, token)?;
-        extra = vec!["--token-file".into(), token_file.into_os_string()];
-    }
+    let request = request.encode_to_vec();
+    let mut files = vec![("--request-file", request.as_slice())];
+    files.extend(token.map(|token| ("--token-file", token.as_bytes())));
     let answer = python_grpc_call(
         "interop_services.discount.client",
         addr,
         "discount",
         client,
-        &request.encode_to_vec(),
-        &extra,
+        &[],
+        &files,
     )
     .await?;
     let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
@@ -121,10 +121,10 @@ async fn discount_python(
     Ok(GrpcAnswer {
         error: match text("code").as_str() {
             "OK" => String::new(),
-            code => format!("{code}: {}", text("details")),
+            code => format!("{code}: {}", text("message")),
         },
         code: text("code"),
-        message: text("details"),
+        message: text("message"),
         response,
     })
 }
@@ -271,28 +271,30 @@ async fn http_python(
 
 /// Runs a one-shot Python client and parses its one JSON line.
 /// Runs a grpcio one-shot client (`python -m MODULE`, see python-services/interop_services/oneshot.py) against
-/// `addr`, verifying `server_name`, with `request` (serialized) in a file, and returns the JSON line it printed.
+/// `addr`, verifying `server_name`, with `args`, and each of `files` written to a file given as its flag (the
+/// request as `--request-file`: a request may be larger than one argument may be, 128 KiB on Linux). Returns the
+/// JSON line it printed.
 pub async fn python_grpc_call(
     module: &str,
     addr: SocketAddr,
     server_name: &str,
     client: &ClientSecurity,
-    request: &[u8],
-    extra_args: &[std::ffi::OsString],
+    args: &[String],
+    files: &[(&str, &[u8])],
 ) -> Result<serde_json::Value> {
     let env = interop::python::ensure()?;
-    // In a file, not an argument: a request may be larger than one argument may be (128 KiB on Linux).
     let dir = tempfile::tempdir()?;
-    let request_file = dir.path().join("request.bin");
-    std::fs::write(&request_file, request)?;
     let mut command = tokio::process::Command::new(&env.python);
     command
         .args(["-m", module])
         .args(["--server-name", server_name, "--addr", &addr.to_string()])
-        .arg("--request-file")
-        .arg(&request_file)
         .args(client.flags())
-        .args(extra_args);
+        .args(args);
+    for (flag, content) in files {
+        let path = dir.path().join(flag.trim_start_matches('-'));
+        std::fs::write(&path, content)?;
+        command.arg(flag).arg(path);
+    }
     run_json(command, module).await
 }
 

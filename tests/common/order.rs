@@ -178,10 +178,8 @@ pub async fn call_create(
             tonic_step("Create", json, answer)
         }
         Lang::Python => {
-            let timeout =
-                deadline.map(|d| vec!["--timeout-ms".into(), d.as_millis().to_string().into()]);
             let answer =
-                python_order_call(stack, "Create", &request.encode_to_vec(), timeout).await;
+                python_order_call(stack, "Create", &request.encode_to_vec(), deadline).await;
             python_step("Create", json, &answer, |r: CreateOrderResponse| r.order)
         }
     }
@@ -213,28 +211,25 @@ async fn python_order_call(
     stack: &Stack,
     method: &str,
     request: &[u8],
-    timeout: Option<Vec<std::ffi::OsString>>,
+    deadline: Option<Duration>,
 ) -> Value {
-    let mut extra = vec!["--method".into(), method.into()];
-    extra.extend(timeout.unwrap_or_default());
+    let mut args = vec!["--method".to_string(), method.to_string()];
+    if let Some(deadline) = deadline {
+        args.extend(["--timeout-ms".to_string(), deadline.as_millis().to_string()]);
+    }
     let addr = stack.addr(Service::Order).expect("Order's address");
+    let files = [("--request-file", request)];
     let call = calls::python_grpc_call(
         "interop_services.order.client",
         addr,
         "order",
         stack.clients(),
-        request,
-        &extra,
+        &args,
+        &files,
     );
-    tokio::time::timeout(calls::CALL_LIMIT, call)
+    calls::bounded(Lang::Python, "gRPC", call)
         .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "the grpcio Order client hung: no outcome within {:?}",
-                calls::CALL_LIMIT
-            )
-        })
-        .unwrap_or_else(|e| panic!("the grpcio Order client failed: {e:#}"))
+        .unwrap_or_else(|e| panic!("the grpcio Order client: {e:#}"))
 }
 
 /// `ord-` or `pay-` and 16 hex digits: the id format both languages generate.

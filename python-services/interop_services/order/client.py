@@ -4,25 +4,14 @@
         [--server-name NAME] (--request-b64 BASE64 | --request-file PATH) [--timeout-ms N]
 
 The request arrives serialized (CreateOrderRequest or GetOrderRequest), so the caller controls every byte. One JSON
-line on stdout answers what grpcio understood:
-
-    {"code": "OK", "message": "", "response_b64": "...", "details": []}
-    {"code": "INVALID_ARGUMENT", "message": "invalid request", "response_b64": "",
-     "details": [{"type": "google.rpc.BadRequest", "field_violations": [{"field": ..., "description": ...}]}]}
-
-The response is what grpcio decoded, serialized again; the details are the google.rpc messages of the status,
-decoded through grpc_status as a grpcio user would. Exit 0 whatever the RPC status; exit 2 for bad flags.
+line on stdout answers, as every one-shot client does (see `interop_services.oneshot`), the google.rpc details of a
+failed call included.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import sys
 from typing import Sequence
-
-import grpc
 
 from interop_services import oneshot
 from interop_services.proto import order_pb2, order_pb2_grpc
@@ -42,17 +31,11 @@ async def call(args: argparse.Namespace) -> dict[str, object]:
     request = oneshot.read_request(PROG, args, REQUESTS[args.method])
     async with channel:
         method = getattr(order_pb2_grpc.OrderStub(channel), args.method)
-        try:
-            response = await method(request, timeout=args.timeout_ms / 1000)
-        except grpc.aio.AioRpcError as err:
-            return {"code": err.code().name, "message": err.details() or "", "response_b64": "",
-                    "details": oneshot.details(err)}
-    return {"code": "OK", "message": "", "response_b64": oneshot.encoded(response), "details": []}
+        return await oneshot.outcome(method(request, timeout=args.timeout_ms / 1000))
 
 
 def main() -> None:
-    outcome = asyncio.run(call(parse_args()))
-    sys.stdout.write(json.dumps(outcome) + "\n")
+    oneshot.print_outcome(call(parse_args()))
 
 
 if __name__ == "__main__":
