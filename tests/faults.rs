@@ -31,7 +31,12 @@ async fn discount_health(stack: &Stack, patience: Duration) -> anyhow::Result<()
     let addr = stack.addr(Service::Discount)?;
     tokio::time::timeout(
         patience,
-        ready::check(Service::Discount, addr, stack.clients()),
+        ready::check(
+            Service::Discount,
+            stack.lang(Service::Discount).unwrap(),
+            addr,
+            stack.clients(),
+        ),
     )
     .await
     .map_err(|_| anyhow::anyhow!("no answer within {patience:?}"))?
@@ -42,7 +47,7 @@ async fn discount_health(stack: &Stack, patience: Duration) -> anyhow::Result<()
 async fn pause_stop_start_kill(#[values(rust, python)] discount: Lang) {
     let priced = snapshot("catalog__user_1");
     let unpriced = snapshot("catalog__discount_stopped");
-    let mut stack = catalog_stack(Lang::Rust, discount, Security::MutualTls)
+    let mut stack = catalog_stack(common::axes::rust, discount, Security::MutualTls)
         .start()
         .await
         .expect("the stack starts");

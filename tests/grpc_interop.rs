@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use interop::certs::{CLIENT_IDENTITY, SERVICE_IDENTITIES};
-use interop::{Lang, Security, Service, Stack, python, workspace};
+use interop::{Lang, Security, Service, Stack, workspace};
 use rstest::rstest;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -48,17 +48,16 @@ struct Run {
 
 /// The interop client of `lang`, ready for its flags.
 fn client_command(lang: Lang) -> Command {
-    match lang {
-        Lang::Rust => Command::new(
-            workspace::rust_binary("interop-client").expect("the Rust client is built"),
-        ),
-        Lang::Python => {
-            let env = python::ensure().expect("the Python environment is ready");
-            let mut command = Command::new(&env.python);
-            command.args(["-m", "interop_services.testing.client"]);
-            command
-        }
-    }
+    let manifest = lang.manifest();
+    let places = manifest
+        .local_places()
+        .expect("the implementation is ready");
+    let parts = manifest
+        .interop_client_command(&places)
+        .expect("the implementation has an interop client");
+    let mut command = Command::new(&parts[0]);
+    command.args(&parts[1..]).envs(&manifest.env);
+    command
 }
 
 async fn run_client(mut command: Command, cwd: Option<&Path>) -> Run {
@@ -216,16 +215,12 @@ async fn spec_flags_only(
 ) {
     let dir = tempfile::tempdir().unwrap();
     interop::certs::write_keys(&dir.path().join("keys"), &SERVICE_IDENTITIES, false).unwrap();
-    let mut command = match server {
-        Lang::Rust => Command::new(workspace::rust_binary("interop-server").unwrap()),
-        Lang::Python => {
-            let mut command = Command::new(&python::ensure().unwrap().python);
-            command
-                .args(["-m", "interop_services.testing.server"])
-                .env("PYTHONUNBUFFERED", "1");
-            command
-        }
-    };
+    let manifest = server.manifest();
+    let parts = manifest
+        .server_command(Service::TestServer, &manifest.local_places().unwrap())
+        .unwrap();
+    let mut command = Command::new(&parts[0]);
+    command.args(&parts[1..]).envs(&manifest.env);
     let mut child = command
         .args(["--port=0", "--use_tls=true"])
         .current_dir(dir.path())

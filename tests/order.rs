@@ -45,7 +45,7 @@ async fn order_scenario(
         .get(order_stack(order, discount, payment, security))
         .await
         .expect("the stack starts");
-    let steps = run(Lang::Rust, &stack, scenario).await;
+    let steps = run(common::axes::rust, &stack, scenario).await;
     let name = case_name(&context);
     assert_transcript(name, &format!("order scenario {name}"), &steps);
 }
@@ -78,7 +78,7 @@ async fn order_payment_restarted(
         .await
         .expect("the stack starts");
     let first = call_create(
-        Lang::Rust,
+        common::axes::rust,
         &stack,
         create(1, vec![item("iphone-x", 1)], ""),
         None,
@@ -86,13 +86,13 @@ async fn order_payment_restarted(
     .await;
     restart(&mut stack, Service::Payment).await;
     let second = call_create(
-        Lang::Rust,
+        common::axes::rust,
         &stack,
         create(1, vec![item("playstation-4-slim", 2)], ""),
         None,
     )
     .await;
-    let again = call_get(Lang::Rust, &stack, &order_id(&first)).await;
+    let again = call_get(common::axes::rust, &stack, &order_id(&first)).await;
     assert_eq!(again.order, first.order, "the first order is unchanged");
     assert_ne!(order_id(&first), order_id(&second));
     let steps = [first, second, again];
@@ -129,18 +129,18 @@ async fn order_restarted(
         .await
         .expect("the stack starts");
     let created = call_create(
-        Lang::Rust,
+        common::axes::rust,
         &stack,
         create(1, vec![item("iphone-x", 1)], "before-restart"),
         None,
     )
     .await;
     restart(&mut stack, Service::Order).await;
-    let got = call_get(Lang::Rust, &stack, &order_id(&created)).await;
+    let got = call_get(common::axes::rust, &stack, &order_id(&created)).await;
     assert_eq!(got.order, created.order, "the order survives the restart");
     // The idempotency key survives too: the same Create answers the stored order, charging nothing more.
     let repeated = call_create(
-        Lang::Rust,
+        common::axes::rust,
         &stack,
         create(1, vec![item("iphone-x", 1)], "before-restart"),
         None,
@@ -179,7 +179,7 @@ async fn order_deadline_shorter_than_slow_discount(
         .expect("the stack starts");
     let started = Instant::now();
     let step = call_create(
-        Lang::Rust,
+        common::axes::rust,
         &stack,
         create(1, vec![item("iphone-x", 1)], ""),
         Some(SHORT_DEADLINE),

@@ -1,5 +1,5 @@
 //! The Rust Catalog against a Discount that is not ours: a grpcio server written the tutorial's way (synchronous,
-//! thread pool, decimal maths; `python-services/examples/tutorial_server.py`), over TLS. It must answer user 1 with
+//! thread pool, decimal maths; `implementations/tutorial-grpcio/tutorial_server.py`), over TLS. It must answer user 1 with
 //! exactly the bytes of the shared `user_1` snapshot, which holds the tutorial's sample values.
 
 use interop::backend::Launch;
@@ -16,9 +16,9 @@ async fn rust_catalog_against_the_tutorial_grpcio_server() {
     let (catalog_cert, catalog_key) = pki.identity("catalog").unwrap();
 
     let env = python::ensure().unwrap();
-    let tutorial = Launch::on_host(Service::Discount, Lang::Python, path(&env.python))
+    let tutorial = Launch::on_host(Service::Discount, Lang::named("python"), path(&env.python))
         .args([
-            path(&workspace::root().join("python-services/examples/tutorial_server.py")),
+            path(&workspace::root().join("implementations/tutorial-grpcio/tutorial_server.py")),
             "--tls-cert".into(),
             path(discount_cert),
             "--tls-key".into(),
@@ -31,7 +31,7 @@ async fn rust_catalog_against_the_tutorial_grpcio_server() {
 
     let catalog = Launch::on_host(
         Service::Catalog,
-        Lang::Rust,
+        Lang::named("rust"),
         path(&workspace::rust_binary("catalog").unwrap()),
     )
     .args([

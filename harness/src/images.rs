@@ -26,8 +26,11 @@ use testcontainers::bollard::query_parameters::{
 };
 
 use crate::model::{Lang, Service};
+use crate::registry::{Implementation, Places, Runtime};
 use crate::workspace::run;
 use crate::{docker, python, runtime, workspace};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// The base image's name.
 pub const BASE: &str = "interop-base";
@@ -56,22 +59,62 @@ const RECIPE: &str = "interop-images v1";
 /// How long one engine call about images may take (an import or a build included).
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The image name of a language's services.
-pub fn name(lang: Lang) -> String {
-    format!("interop-{}", lang.name())
+/// Where an implementation's folder is copied in its image.
+pub const IMPL_DIR: &str = "/opt/interop/impl";
+
+/// The name of a runtime's image.
+fn runtime_name(runtime: Runtime) -> String {
+    match runtime {
+        Runtime::Python => "interop-python".into(),
+        Runtime::Rust => "interop-rust".into(),
+        Runtime::Native => BASE.into(),
+    }
 }
 
-/// The image for `lang`'s services (`interop-rust:<hash>`), built first if it is missing. Once per process, and
-/// safe against concurrent processes.
-pub fn ensure(lang: Lang) -> Result<String> {
-    static RUST: OnceLock<Result<String, String>> = OnceLock::new();
-    static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
-    let cell = match lang {
-        Lang::Rust => &RUST,
-        Lang::Python => &PYTHON,
-    };
+/// The name of an implementation's own image (its folder and build output on top of its runtime's image).
+fn impl_name(implementation: &Implementation) -> String {
+    format!("interop-impl-{}", implementation.name)
+}
+
+/// What a manifest's placeholders stand for inside `implementation`'s image.
+pub fn places(implementation: Lang) -> Places {
+    let manifest = implementation.manifest();
+    let dir = format!("{IMPL_DIR}/{}", manifest.name);
+    Places {
+        out: format!("{dir}/out"),
+        dir,
+        python: (manifest.runtime == Runtime::Python).then(|| format!("{VENV}/bin/python")),
+        bin: (manifest.runtime == Runtime::Rust).then(|| BIN_DIR.to_string()),
+    }
+}
+
+/// Whether an implementation needs an image of its own: when its folder holds more than its manifest, or it is
+/// built. The references run straight from their runtime's image.
+fn needs_own_image(implementation: &Implementation) -> Result<bool> {
+    if implementation.build.is_some() {
+        return Ok(true);
+    }
+    let mut found = Vec::new();
+    walk(&implementation.dir, &implementation.dir, &mut found)
+        .with_context(|| format!("cannot read {}", implementation.dir.display()))?;
+    Ok(found
+        .iter()
+        .any(|f| f != Path::new(crate::registry::MANIFEST)))
+}
+
+/// The image for `implementation`'s services (`interop-rust:<hash>`, `interop-impl-go:<hash>`), built first if it is
+/// missing. Once per process, and safe against concurrent processes.
+pub fn ensure(implementation: Lang) -> Result<String> {
+    type Cell = Arc<OnceLock<Result<String, String>>>;
+    static IMAGES: Mutex<BTreeMap<Lang, Cell>> = Mutex::new(BTreeMap::new());
+    let cell = IMAGES
+        .lock()
+        .expect("images lock")
+        .entry(implementation)
+        .or_default()
+        .clone();
     cell.get_or_init(|| {
-        let built = lock().and_then(|_lock| Builder::new()?.image(lang));
+        let built = lock().and_then(|_lock| Builder::new()?.image(implementation.manifest()));
         built.map_err(|e| format!("{e:#}"))
     })
     .clone()
@@ -79,9 +122,9 @@ pub fn ensure(lang: Lang) -> Result<String> {
 }
 
 /// [`ensure`] from async code: the work (hashing, maybe a build) runs on a blocking thread.
-pub async fn ensure_async(lang: Lang) -> Result<String> {
+pub async fn ensure_async(implementation: Lang) -> Result<String> {
     runtime::get()
-        .spawn_blocking(move || ensure(lang))
+        .spawn_blocking(move || ensure(implementation))
         .await
         .map_err(|e| anyhow!("the image task failed: {e}"))?
 }
@@ -100,9 +143,9 @@ pub fn build_all() -> Result<Vec<String>> {
             .map_err(|_| anyhow!("the wheel download panicked"))?;
         base?;
         wheels?;
-        Lang::ALL
-            .iter()
-            .map(|&lang| builder.image(lang))
+        crate::registry::get()?
+            .implementations()
+            .map(|(_, implementation)| builder.image(implementation))
             .collect::<Result<Vec<_>>>()
     })?;
     say(&format!(
@@ -118,7 +161,12 @@ pub fn remove_all() -> Result<()> {
     let removed = engine(async move {
         let mut removed = Vec::new();
         // Service images first: the base is their parent.
-        for name in [name(Lang::Python), name(Lang::Rust), BASE.to_string()] {
+        let mut names: Vec<String> = crate::registry::get()?
+            .implementations()
+            .map(|(_, i)| impl_name(i))
+            .collect();
+        names.extend([Runtime::Python, Runtime::Rust, Runtime::Native].map(runtime_name));
+        for name in names {
             for tag in tags(&docker, &name).await? {
                 let reference = format!("{name}:{tag}");
                 docker
@@ -267,6 +315,24 @@ impl BuildContext {
         Ok(())
     }
 
+    /// Every file under `dir` under `prefix/`, keeping whether it is executable (a build's output).
+    fn executables(&mut self, prefix: &str, dir: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut found = Vec::new();
+        walk(dir, dir, &mut found).with_context(|| format!("cannot read {}", dir.display()))?;
+        found.sort();
+        for relative in found {
+            let path = dir.join(&relative);
+            let mode = fs::metadata(&path)?.permissions().mode() & 0o777;
+            self.file(
+                format!("{prefix}/{}", relative.display()),
+                fs::read(&path)?,
+                mode,
+            );
+        }
+        Ok(())
+    }
+
     fn hash_into(&self, inputs: &mut Inputs) {
         for (path, bytes, mode) in &self.files {
             inputs.add(&format!("{path}:{mode:o}"), bytes);
@@ -332,11 +398,32 @@ impl Builder {
         })
     }
 
-    fn image(&self, lang: Lang) -> Result<String> {
-        match lang {
-            Lang::Rust => self.rust(),
-            Lang::Python => self.python(),
+    /// An implementation's image: its runtime's, plus its folder (at [`IMPL_DIR`]`/<name>`) and its build output
+    /// (`out/` inside that) when it has either.
+    fn image(&self, implementation: &Implementation) -> Result<String> {
+        let runtime = match implementation.runtime {
+            Runtime::Python => self.python()?,
+            Runtime::Rust => self.rust()?,
+            Runtime::Native => self.base()?,
+        };
+        if !needs_own_image(implementation)? {
+            return Ok(runtime);
         }
+        implementation.ensure_built()?;
+        let mut context = BuildContext::default();
+        context.tree("impl", &implementation.dir)?;
+        let mut dockerfile = format!(
+            "FROM {runtime}\nCOPY impl {IMPL_DIR}/{}\n",
+            implementation.name
+        );
+        if implementation.build.is_some() {
+            context.executables("out", &implementation.out_dir())?;
+            dockerfile.push_str(&format!(
+                "COPY out {IMPL_DIR}/{}/out\n",
+                implementation.name
+            ));
+        }
+        self.build(&impl_name(implementation), &dockerfile, context)
     }
 
     /// The base image: debootstrap, packed, imported. The packed root filesystem is kept, so a removed image comes
@@ -410,7 +497,7 @@ impl Builder {
             copies.push(format!("bin/{}", service.name()));
         }
         let dockerfile = format!("FROM {base}\nCOPY {} {BIN_DIR}/\n", copies.join(" "));
-        self.build(&name(Lang::Rust), &dockerfile, context)
+        self.build(&runtime_name(Runtime::Rust), &dockerfile, context)
     }
 
     fn python(&self) -> Result<String> {
@@ -447,7 +534,7 @@ impl Builder {
                 > \"$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/interop.pth\" \\\n \
              && {VENV}/bin/python -c 'import interop_services.proto'\n"
         );
-        self.build(&name(Lang::Python), &dockerfile, context)
+        self.build(&runtime_name(Runtime::Python), &dockerfile, context)
     }
 
     /// Builds `name` from `dockerfile` and `context` unless an image already has their hash as its tag; then

@@ -5,8 +5,8 @@
 //! # async fn demo() -> anyhow::Result<()> {
 //! use interop::{Lang, Security, Service, Stack};
 //! let stack = Stack::builder()
-//!     .service(Service::Discount, Lang::Python)
-//!     .service(Service::Catalog, Lang::Rust)
+//!     .service(Service::Discount, Lang::named("python"))
+//!     .service(Service::Catalog, Lang::named("rust"))
 //!     .security(Security::MutualTls)
 //!     .start()
 //!     .await?;
@@ -24,6 +24,7 @@ pub mod orphans;
 pub mod python;
 pub mod ready;
 pub mod refusal;
+pub mod registry;
 pub mod report;
 pub mod runtime;
 pub mod scratch;
@@ -33,4 +34,5 @@ pub mod workspace;
 pub use backend::Backend;
 pub use certs::BadCert;
 pub use model::{Lang, Protocol, Security, Service};
+pub use registry::Impl;
 pub use stack::{Stack, StackBuilder, StackPool};

@@ -255,8 +255,17 @@ async fn bench(backend: Backend, runs: usize) -> Result<()> {
             None => builder,
         }
     };
-    drop(stack(Some(Lang::Python), Lang::Rust).start().await?);
-    drop(stack(Some(Lang::Rust), Lang::Python).start().await?);
+    let registry = interop::registry::get()?;
+    let (catalogs, discounts) = (
+        registry.servers(Service::Catalog),
+        registry.servers(Service::Discount),
+    );
+    let reference = interop::registry::reference()?;
+    for &catalog in &catalogs {
+        for &discount in &discounts {
+            drop(stack(Some(catalog), discount).start().await?);
+        }
+    }
     println!("backend: {backend}, security: mtls, medians of {runs} runs, warm");
     println!("{:<48} {:>9} {:>9}", "", "READY", "healthy");
     let median = |mut times: Vec<Duration>| {
@@ -264,12 +273,15 @@ async fn bench(backend: Backend, runs: usize) -> Result<()> {
         times[times.len() / 2]
     };
     let ms = |time: Duration| format!("{:.0} ms", time.as_secs_f64() * 1000.0);
-    for lang in Lang::ALL {
+    for lang in registry.ids() {
         for service in [Service::Discount, Service::Catalog] {
+            if !lang.manifest().serves(service) {
+                continue;
+            }
             let (mut ready, mut healthy) = (Vec::new(), Vec::new());
             for _ in 0..runs {
                 // A service alone, its upstreams (if any) started beside it.
-                let mut builder = stack(None, Lang::Rust).service(service, lang);
+                let mut builder = stack(None, reference).service(service, lang);
                 if service == Service::Discount {
                     builder = stack(None, lang);
                 }
@@ -285,8 +297,8 @@ async fn bench(backend: Backend, runs: usize) -> Result<()> {
             );
         }
     }
-    for catalog in Lang::ALL {
-        for discount in Lang::ALL {
+    for &catalog in &catalogs {
+        for &discount in &discounts {
             let mut whole = Vec::new();
             for _ in 0..runs {
                 let started = Instant::now();

@@ -51,14 +51,6 @@ impl Service {
         }
     }
 
-    /// The Python module that runs it (`python -m MODULE`).
-    pub fn python_module(self) -> String {
-        match self {
-            Service::TestServer => "interop_services.testing.server".to_string(),
-            _ => format!("interop_services.{}", self.name()),
-        }
-    }
-
     /// What it speaks.
     pub fn protocol(self) -> Protocol {
         match self {
@@ -84,28 +76,9 @@ impl Service {
     }
 }
 
-/// An implementation language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// tonic / axum, in `rust-services/`.
-    Rust,
-    /// grpcio / aiohttp, in `python-services/`.
-    Python,
-}
-
-impl Lang {
-    /// Every language.
-    pub const ALL: [Lang; 2] = [Lang::Rust, Lang::Python];
-
-    /// Its name in flags, test names and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::Rust => "rust",
-            Lang::Python => "python",
-        }
-    }
-}
+/// An implementation: an id of the registry (see [`crate::registry`]). The name is kept from the days when the
+/// implementations were a closed set of languages.
+pub type Lang = crate::registry::Impl;
 
 /// How every hop of a stack is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -179,7 +152,6 @@ named!(
         Service::TestServer
     ]
 );
-named!(Lang, "language", [Lang::Rust, Lang::Python]);
 named!(
     Security,
     "security mode",

@@ -15,7 +15,22 @@ use crate::model::{Protocol, Service};
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks that `service` at `addr` answers its health check as SERVING (gRPC) or 200 (HTTP).
-pub async fn check(service: Service, addr: SocketAddr, clients: &ClientSecurity) -> Result<()> {
+///
+/// An implementation that does not claim the `health` feature is only checked to accept a connection: its READY line
+/// is all it promises.
+pub async fn check(
+    service: Service,
+    implementation: crate::Lang,
+    addr: SocketAddr,
+    clients: &ClientSecurity,
+) -> Result<()> {
+    if !implementation.manifest().has_feature(service, "health") {
+        return tokio::time::timeout(HEALTH_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .with_context(|| format!("no connection within {HEALTH_TIMEOUT:?}"))?
+            .map(drop)
+            .with_context(|| format!("cannot connect to {addr}"));
+    }
     tokio::time::timeout(HEALTH_TIMEOUT, probe(service, addr, clients))
         .await
         .with_context(|| format!("no health answer within {HEALTH_TIMEOUT:?}"))?

@@ -4,8 +4,8 @@
 //! # async fn demo() -> anyhow::Result<()> {
 //! use interop::{Backend, Lang, Security, Service, Stack};
 //! let stack = Stack::builder()
-//!     .service(Service::Catalog, Lang::Rust)
-//!     .service(Service::Discount, Lang::Python)
+//!     .service(Service::Catalog, Lang::named("rust"))
+//!     .service(Service::Discount, Lang::named("python"))
 //!     .security(Security::MutualTls)
 //!     .backend(Backend::from_env()?)
 //!     .start()
@@ -259,7 +259,7 @@ impl Stack {
             true => self.clients.clone().accepting_any_server(),
             false => self.clients.clone(),
         };
-        if let Err(e) = ready::check(service, instance.addr(), &health).await {
+        if let Err(e) = ready::check(service, lang, instance.addr(), &health).await {
             bail!(
                 "{label} printed READY but is not healthy: {e:#}\n--- last lines of {label} ---\n{}",
                 instance.log_tail()
@@ -284,7 +284,7 @@ impl Stack {
     fn launch_spec(&self, service: Service, lang: Lang) -> Result<Launch> {
         let mut launch = match self.backend {
             Backend::Local => local::launch(service, lang)?,
-            Backend::Containers => containers::launch(service, lang),
+            Backend::Containers => containers::launch(service, lang)?,
         };
         let mut args = Vec::new();
         let ca = self.pki.ca_path();
@@ -497,14 +497,14 @@ impl Stack {
     pub async fn start(&mut self, service: Service) -> Result<()> {
         let member = self.member_mut(service)?;
         member.instance.start().await?;
-        ready::check(service, member.instance.addr(), &member.health).await
+        ready::check(service, member.lang, member.instance.addr(), &member.health).await
     }
 
     /// Checks that `service` still answers its health check, as at start: through its protocol and security, with
     /// a good client (one that accepts any certificate if the service was given a bad one).
     pub async fn check(&self, service: Service) -> Result<()> {
         let member = self.member(service)?;
-        ready::check(service, member.instance.addr(), &member.health)
+        ready::check(service, member.lang, member.instance.addr(), &member.health)
             .await
             .with_context(|| {
                 format!(

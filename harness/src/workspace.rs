@@ -43,15 +43,7 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<(
 /// Under cargo (tests, `cargo run`), the service binaries are built first with the same profile, once per process,
 /// so a test never runs a stale service. `INTEROP_RUST_BIN_DIR` points elsewhere (and skips that build).
 pub fn rust_binary(name: &str) -> Result<PathBuf> {
-    let dir = match std::env::var_os("INTEROP_RUST_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let dir = profile_dir()?;
-            build_services_once(&dir)?;
-            dir
-        }
-    };
-    let path = dir.join(name);
+    let path = rust_binary_dir()?.join(name);
     if !path.is_file() {
         bail!(
             "no Rust service binary at {} (build it with `cargo build --bins`)",
@@ -59,6 +51,19 @@ pub fn rust_binary(name: &str) -> Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// The folder of the Rust service binaries (`{bin}` in the Rust reference's manifest): `INTEROP_RUST_BIN_DIR`, else
+/// beside the running executable, built first under cargo (see [`rust_binary`]).
+pub fn rust_binary_dir() -> Result<PathBuf> {
+    Ok(match std::env::var_os("INTEROP_RUST_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let dir = profile_dir()?;
+            build_services_once(&dir)?;
+            dir
+        }
+    })
 }
 
 /// `target/<profile>` of the running executable (a test binary lives one level down, in `deps/`).

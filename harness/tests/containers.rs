@@ -161,19 +161,21 @@ fn a_service_that_exits_before_ready_says_why() {
         .expect("a runtime");
     runtime.block_on(async {
         containers::prepare().await.expect("the engine answers");
-        let image = images::ensure_async(Lang::Rust)
+        let image = images::ensure_async(Lang::named("rust"))
             .await
             .expect("the Rust image");
         let id = containers::stack_id();
         let network = Network::create(&id).await.expect("a network");
         let name = containers::container_name(&id, Service::Discount);
         // A certificate that is not there: the service refuses to start (exit 2, one line saying why).
-        let launch = containers::launch(Service::Discount, Lang::Rust).args([
-            "--tls-cert",
-            "/nowhere/discount.pem",
-            "--tls-key",
-            "/nowhere/discount-key.pem",
-        ]);
+        let launch = containers::launch(Service::Discount, Lang::named("rust"))
+            .unwrap()
+            .args([
+                "--tls-cert",
+                "/nowhere/discount.pem",
+                "--tls-key",
+                "/nowhere/discount-key.pem",
+            ]);
         let error = match Container::spawn(launch, &name, &network, &image).await {
             Ok(_) => panic!("discount started without its certificate"),
             Err(e) => format!("{e:#}"),

@@ -52,8 +52,8 @@ fn pids(stack: &Stack) -> Vec<u32> {
 
 async fn start() -> Stack {
     Stack::builder()
-        .service(Service::Discount, Lang::Python)
-        .service(Service::Catalog, Lang::Rust)
+        .service(Service::Discount, Lang::named("python"))
+        .service(Service::Catalog, Lang::named("rust"))
         .security(Security::Tls)
         .start()
         .await

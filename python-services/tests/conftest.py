@@ -18,7 +18,7 @@ from typing import IO, Iterator
 import pytest
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent
-TUTORIAL_SERVER = SERVICES_DIR / "examples" / "tutorial_server.py"
+TUTORIAL_SERVER = SERVICES_DIR.parent / "implementations" / "tutorial-grpcio" / "tutorial_server.py"
 READY_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 15.0
 READY_LINE = re.compile(r"READY (?P<address>\S+:(?P<port>[0-9]+))\n")

@@ -43,9 +43,10 @@ pub async fn discount(
     token: Option<&str>,
 ) -> Result<GrpcAnswer> {
     bounded(lang, "gRPC", async {
-        match lang {
-            Lang::Rust => discount_rust(addr, client, request, token).await,
-            Lang::Python => discount_python(addr, client, request, token).await,
+        match lang.name() {
+            "rust" => discount_rust(addr, client, request, token).await,
+            "python" => discount_python(addr, client, request, token).await,
+            other => panic!("{other}: {}", super::LEGACY_CLIENTS),
         }
     })
     .await
@@ -174,9 +175,10 @@ pub async fn http(
     headers: &[(&str, &str)],
 ) -> Result<HttpAnswer> {
     bounded(lang, "HTTP", async {
-        match lang {
-            Lang::Rust => http_rust(addr, server_name, client, method, path, headers).await,
-            Lang::Python => http_python(addr, server_name, client, method, path, headers).await,
+        match lang.name() {
+            "rust" => http_rust(addr, server_name, client, method, path, headers).await,
+            "python" => http_python(addr, server_name, client, method, path, headers).await,
+            other => panic!("{other}: {}", super::LEGACY_CLIENTS),
         }
     })
     .await

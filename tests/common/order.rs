@@ -163,8 +163,8 @@ pub async fn call_create(
     deadline: Option<Duration>,
 ) -> Step {
     let json = create_json(&request);
-    match client {
-        Lang::Rust => {
+    match client.name() {
+        "rust" => {
             let mut stub = OrderClient::new(stack.grpc_channel(Service::Order).expect("a channel"));
             let mut request = tonic::Request::new(request);
             if let Some(deadline) = deadline {
@@ -177,13 +177,16 @@ pub async fn call_create(
             });
             tonic_step("Create", json, answer)
         }
-        Lang::Python => {
+        "python" => {
             let answer =
                 python_order_call(stack, "Create", &request.encode_to_vec(), deadline).await;
             python_step("Create", json, &answer, |r: CreateOrderResponse| r.order)
         }
+        other => panic!("{other}: {LEGACY_CLIENTS}"),
     }
 }
+
+use super::LEGACY_CLIENTS;
 
 /// Order.Get from `client`'s language.
 pub async fn call_get(client: Lang, stack: &Stack, order_id: &str) -> Step {
@@ -191,8 +194,8 @@ pub async fn call_get(client: Lang, stack: &Stack, order_id: &str) -> Step {
     let request = GetOrderRequest {
         order_id: order_id.into(),
     };
-    match client {
-        Lang::Rust => {
+    match client.name() {
+        "rust" => {
             let mut stub = OrderClient::new(stack.grpc_channel(Service::Order).expect("a channel"));
             let answer = stub
                 .get(request)
@@ -200,10 +203,11 @@ pub async fn call_get(client: Lang, stack: &Stack, order_id: &str) -> Step {
                 .map(|r| r.into_inner().order.expect("GetOrderResponse.order is set"));
             tonic_step("Get", json, answer)
         }
-        Lang::Python => {
+        "python" => {
             let answer = python_order_call(stack, "Get", &request.encode_to_vec(), None).await;
             python_step("Get", json, &answer, |r: GetOrderResponse| r.order)
         }
+        other => panic!("{other}: {LEGACY_CLIENTS}"),
     }
 }
 
@@ -227,7 +231,7 @@ async fn python_order_call(
         &args,
         &files,
     );
-    calls::bounded(Lang::Python, "gRPC", call)
+    calls::bounded(super::axes::python, "gRPC", call)
         .await
         .unwrap_or_else(|e| panic!("the grpcio Order client: {e:#}"))
 }

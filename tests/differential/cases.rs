@@ -1,7 +1,32 @@
 //! The wire vectors: for each message of `ecommerce.proto`, the cases both languages must read alike, and the
 //! places where they legitimately do not, each named and explained.
 
-use interop::Lang;
+/// The two protobuf libraries compared in one process: prost (Rust) and protobuf (Python, embedded through pyo3).
+/// They are the libraries under the reference implementations, not registry entries: this suite reads wire vectors
+/// with each library directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lang {
+    /// prost.
+    Rust,
+    /// Python's protobuf.
+    Python,
+}
+
+impl Lang {
+    /// Its name in vector file names and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+        }
+    }
+}
+
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 use crate::wire::Wire;
 

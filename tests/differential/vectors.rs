@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use interop::Lang;
+use crate::cases::Lang;
 use interop_services::catalog::render::render_products;
 use interop_services::proto::FILE_DESCRIPTOR_SET;
 use interop_services::proto::ecommerce::{

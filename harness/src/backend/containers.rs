@@ -113,24 +113,18 @@ pub async fn prepare() -> Result<()> {
         .map_err(anyhow::Error::msg)
 }
 
-/// The command that runs `service` in `lang` inside its image; certificate files become copies in [`TLS_DIR`].
-pub fn launch(service: Service, lang: Lang) -> Launch {
-    match lang {
-        Lang::Rust => Launch::with_copies_in(
-            service,
-            lang,
-            format!("{}/{}", images::BIN_DIR, service.name()),
-            TLS_DIR,
-        ),
-        Lang::Python => Launch::with_copies_in(
-            service,
-            lang,
-            format!("{}/bin/python", images::VENV),
-            TLS_DIR,
-        )
-        .args(["-m".to_string(), service.python_module()])
-        .env("PYTHONUNBUFFERED", "1"),
-    }
+/// The command that runs `service` of `implementation` inside its image, as its manifest says; certificate files
+/// become copies in [`TLS_DIR`].
+pub fn launch(service: Service, implementation: Lang) -> Result<Launch> {
+    let command = implementation
+        .manifest()
+        .server_command(service, &images::places(implementation))?;
+    Ok(Launch::from_command(
+        service,
+        implementation,
+        command,
+        Some(TLS_DIR),
+    ))
 }
 
 /// A stack's own network; removed when dropped, after its containers.

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::Launch;
 use super::log::{self, LogTail};
 use crate::model::{Lang, Service};
-use crate::{python, runtime, workspace};
+use crate::runtime;
 
 /// How long a service may take from spawn to its READY line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,24 +62,11 @@ pub struct Process {
     port: u16,
 }
 
-/// The command that runs `service` in `lang` here: a Rust binary of this workspace, or a module in the venv.
-pub fn launch(service: Service, lang: Lang) -> Result<Launch> {
-    Ok(match lang {
-        Lang::Rust => Launch::on_host(
-            service,
-            lang,
-            workspace::rust_binary(service.name())?
-                .display()
-                .to_string(),
-        ),
-        Lang::Python => Launch::on_host(
-            service,
-            lang,
-            python::ensure()?.python.display().to_string(),
-        )
-        .args(["-m".to_string(), service.python_module()])
-        .env("PYTHONUNBUFFERED", "1"),
-    })
+/// The command that runs `service` of `implementation` here, as its manifest says (built first if it must be).
+pub fn launch(service: Service, implementation: Lang) -> Result<Launch> {
+    let manifest = implementation.manifest();
+    let command = manifest.server_command(service, &manifest.local_places()?)?;
+    Ok(Launch::from_command(service, implementation, command, None))
 }
 
 impl Process {

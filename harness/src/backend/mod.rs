@@ -119,6 +119,27 @@ impl Launch {
         }
     }
 
+    /// A service run by `command` (a manifest's, placeholders filled in) with the implementation's environment; its
+    /// files are copied into `copy_dir` when it does not run on this machine's file system.
+    pub fn from_command(
+        service: Service,
+        implementation: Lang,
+        command: Vec<String>,
+        copy_dir: Option<&str>,
+    ) -> Self {
+        let mut parts = command.into_iter();
+        let program = parts.next().unwrap_or_default();
+        let mut launch = Launch {
+            copy_dir: copy_dir.map(str::to_string),
+            ..Launch::on_host(service, implementation, program)
+        }
+        .args(parts);
+        for (key, value) in &implementation.manifest().env {
+            launch = launch.env(key, value);
+        }
+        launch
+    }
+
     /// Adds arguments.
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
@@ -266,10 +287,11 @@ mod tests {
     #[test]
     fn a_container_reads_copies_and_a_process_the_files() {
         let path = Path::new("/tmp/pki-x/discount.pem");
-        let mut here = Launch::on_host(Service::Discount, Lang::Rust, "discount");
+        let mut here = Launch::on_host(Service::Discount, Lang::named("rust"), "discount");
         assert_eq!(here.file(path), "/tmp/pki-x/discount.pem");
         assert!(here.files.is_empty());
-        let mut there = Launch::with_copies_in(Service::Discount, Lang::Rust, "discount", "/tls");
+        let mut there =
+            Launch::with_copies_in(Service::Discount, Lang::named("rust"), "discount", "/tls");
         assert_eq!(there.file(path), "/tls/discount.pem");
         assert_eq!(there.file(path), "/tls/discount.pem");
         assert_eq!(
