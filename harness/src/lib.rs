@@ -15,10 +15,13 @@
 //! ```
 
 pub mod backend;
+pub mod caller;
 pub mod certs;
 pub mod clients;
+pub mod contract;
 pub mod docker;
 pub mod images;
+pub mod matrix;
 pub mod model;
 pub mod orphans;
 pub mod python;
@@ -26,6 +29,7 @@ pub mod ready;
 pub mod refusal;
 pub mod registry;
 pub mod report;
+pub mod results;
 pub mod runtime;
 pub mod scratch;
 pub mod stack;

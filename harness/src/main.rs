@@ -56,8 +56,43 @@ enum Command {
     },
     /// Make (or refresh) the Python environment and print its interpreter's path.
     Python,
-    /// Read `cargo test` output on stdin, print the matrix table, fail if any case failed.
+    /// Run every contract IMPL takes part in against the other implementations of the registry; exit 1 on any
+    /// unexpected result (a failure, a known failure that passes, a known-failing entry that names no cell).
+    Verify {
+        /// The implementation's folder (with its implementation.toml), or the name of a registered one.
+        #[arg(long = "impl", value_name = "PATH|NAME")]
+        implementation: String,
+        /// Only contracts whose stack has this service.
+        #[arg(long)]
+        service: Option<Service>,
+        /// Only cells where it plays this role: server or client.
+        #[arg(long)]
+        role: Option<interop::matrix::Role>,
+        /// Only cells whose other implementations are among these (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        against: Vec<String>,
+        /// Only cells whose name matches this pattern (`*` within an axis, `**` anything).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Where the services run (default: INTEROP_BACKEND, else local).
+        #[arg(long)]
+        backend: Option<Backend>,
+        /// The results file to append to (default: INTEROP_RESULTS, else target/interop/results.jsonl).
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// List the registry: each implementation, its runtime, what it serves and claims, and its client.
+    Impls,
+    /// Make the reports from results files (JSON lines, one per cell; several files merge, e.g. shards): the
+    /// table on stdout, and Markdown, JUnit XML and GitHub's step summary on request; exit 1 if any cell failed.
+    /// Without --results: read `cargo test` output on stdin (the rstest suites) instead.
     Report {
+        /// Results files to read.
+        #[arg(long, num_args = 1..)]
+        results: Vec<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
         /// Also write the table as Markdown to this file.
         #[arg(long)]
         markdown: Option<PathBuf>,
@@ -156,7 +191,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", python::ensure()?.python.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify {
+            implementation,
+            service,
+            role,
+            against,
+            filter,
+            backend,
+            results,
+        } => verify(
+            implementation,
+            service,
+            role,
+            against,
+            filter,
+            backend,
+            results,
+        ),
+        Command::Impls => {
+            for (id, i) in interop::registry::get()?.implementations() {
+                println!("{id}  ({:?}) {}", i.runtime, i.description);
+                println!("  manifest: {}", i.manifest_path().display());
+                for service in i.services() {
+                    println!("  serves {service}: {}", i.features(service).join(", "));
+                }
+                let calls: Vec<&str> = Service::ALL
+                    .iter()
+                    .filter(|s| i.calls(**s))
+                    .map(|s| s.name())
+                    .collect();
+                if !calls.is_empty() {
+                    println!("  client calls: {}", calls.join(", "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report {
+            results,
+            junit,
+            markdown,
+            known_failures: _,
+        } if !results.is_empty() => {
+            let records = interop::results::read(&results)?;
+            print!("{}", interop::results::table(&records, false));
+            let markdown_text = || {
+                interop::results::markdown_heading(&records)
+                    + &interop::results::table(&records, true)
+            };
+            if let Some(path) = markdown {
+                std::fs::write(&path, markdown_text())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if let Some(path) = junit {
+                std::fs::write(&path, interop::results::junit(&records)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&summary)
+                    .and_then(|mut f| f.write_all(markdown_text().as_bytes()))
+                    .context("cannot append to $GITHUB_STEP_SUMMARY")?;
+            }
+            let failed = records.iter().any(|r| r.outcome.fails());
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Report {
+            results: _,
+            junit: _,
             markdown,
             known_failures,
         } => {
@@ -240,6 +347,65 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `interop verify`: the cells the implementation takes part in, run here, reported as `interop report` does.
+fn verify(
+    implementation: String,
+    service: Option<Service>,
+    role: Option<interop::matrix::Role>,
+    against: Vec<String>,
+    filter: Option<String>,
+    backend: Option<Backend>,
+    results: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let path = std::path::Path::new(&implementation);
+    let name = if path.join(interop::registry::MANIFEST).is_file() || path.is_file() {
+        interop::registry::add(path)?;
+        let dir = if path.is_file() {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
+        interop::registry::read(&std::fs::canonicalize(dir)?)?.name
+    } else {
+        implementation
+    };
+    let id: Lang = name.parse().map_err(anyhow::Error::msg)?;
+    let against = against
+        .iter()
+        .map(|a| a.parse::<Lang>().map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let backend = match backend {
+        Some(backend) => backend,
+        None => Backend::from_env()?,
+    };
+    let cells = interop::matrix::select(
+        interop::matrix::cells()?,
+        id,
+        service,
+        role,
+        &against,
+        filter.as_deref(),
+    );
+    if cells.is_empty() {
+        anyhow::bail!("no cell of the matrix has {id} in it with these options");
+    }
+    let results = results.unwrap_or_else(interop::results::default_path);
+    eprintln!(
+        "interop verify: {} cells with {id} ({backend})",
+        cells.len()
+    );
+    let records =
+        interop::runtime::get().block_on(interop::matrix::run_all(cells, backend, 8, &results))?;
+    print!("{}", interop::results::table(&records, false));
+    println!("(results in {})", results.display());
+    let failed = records.iter().any(|r| r.outcome.fails());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Start-up times, warm: one untimed stack of each kind first, so that image checks and the first connections are

@@ -304,8 +304,12 @@ impl Stack {
             ]);
             if self.security.mutual() {
                 args.extend(["--client-ca".into(), launch.file(&ca)]);
-                for caller in allowed_callers(service) {
-                    args.extend(["--allow-client".into(), caller.to_string()]);
+                // Only to servers that check their callers (the `allow-client` feature); others admit any client
+                // the CA signed.
+                if lang.manifest().has_feature(service, "allow-client") {
+                    for caller in allowed_callers(service) {
+                        args.extend(["--allow-client".into(), caller.to_string()]);
+                    }
                 }
             }
         }
