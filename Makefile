@@ -6,10 +6,13 @@ SHELL := bash
 CARGO ?= cargo
 RUN_DIR := target/interop
 INTEROP := target/debug/interop
-# The contract tests that make up the language matrix.
-MATRIX_TESTS := --test catalog --test discount --test order --test order_clients --test tutorial --test grpc_interop --test refusals --test identity --test bad_input
-# What runs in containers under `make test`: the contracts, the fault hooks, and the clean-up checks.
-CONTAINER_TESTS := --test catalog --test discount --test faults
+# The rstest suites of the language matrix, not yet cases as data (the generated matrix is `--test matrix`).
+SUITES := --test catalog --test order --test order_clients --test grpc_interop --test refusals --test identity --test bad_input
+# What runs in containers under `make test`: the rstest contracts, the fault hooks, and the clean-up checks (the
+# generated matrix runs there under `make interop`).
+CONTAINER_TESTS := --test catalog --test faults
+# The generated matrix's results: one JSON line per cell, the source of every report.
+RESULTS := $(abspath $(RUN_DIR))/results.jsonl
 # Where `make interop` and `make bench` run the services: containers (the default) or local processes.
 BACKEND ?= containers
 
@@ -94,12 +97,17 @@ bench: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 
 interop: $(INTEROP) $(if $(filter containers,$(BACKEND)),images)
 	@mkdir -p $(RUN_DIR)
+	@rm -f $(RESULTS)
 	@status=0; \
 	$(SWEEP_ON_EXIT); \
-	INTEROP_BACKEND=$(BACKEND) $(CARGO) test $(MATRIX_TESTS) 2>&1 | tee $(RUN_DIR)/last-run.txt || status=$$?; \
-	echo; echo "== interop matrix (backend: $(BACKEND))"; \
-	$(INTEROP) report --markdown $(RUN_DIR)/matrix.md --known-failures tests/grpc_interop_known_failures.txt < $(RUN_DIR)/last-run.txt || status=$$?; \
-	echo "(table also in $(RUN_DIR)/matrix.md)"; \
+	INTEROP_BACKEND=$(BACKEND) INTEROP_RESULTS=$(RESULTS) $(CARGO) test --test matrix 2>&1 | tee $(RUN_DIR)/matrix-run.txt || status=$$?; \
+	INTEROP_BACKEND=$(BACKEND) $(CARGO) test $(SUITES) 2>&1 | tee $(RUN_DIR)/last-run.txt || status=$$?; \
+	echo; echo "== the generated matrix (backend: $(BACKEND))"; \
+	$(INTEROP) report --results $(RESULTS) --markdown $(RUN_DIR)/matrix.md --junit $(RUN_DIR)/junit.xml || status=$$?; \
+	echo "(also in $(RUN_DIR)/matrix.md and $(RUN_DIR)/junit.xml)"; \
+	echo; echo "== the rstest suites (backend: $(BACKEND))"; \
+	$(INTEROP) report --markdown $(RUN_DIR)/suites.md --known-failures tests/grpc_interop_known_failures.txt < $(RUN_DIR)/last-run.txt || status=$$?; \
+	echo "(table also in $(RUN_DIR)/suites.md)"; \
 	$(INTEROP) orphans --wait 30 || status=$$?; \
 	exit $$status
 

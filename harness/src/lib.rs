@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod caller;
 pub mod certs;
+pub mod check;
 pub mod clients;
 pub mod contract;
 pub mod docker;

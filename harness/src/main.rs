@@ -81,6 +81,13 @@ enum Command {
         #[arg(long)]
         results: Option<PathBuf>,
     },
+    /// Check an implementation against the process contract, as a black box: flags, exit 2 with one line, READY,
+    /// health, SIGTERM and end of stdin for every server, and its client's handling of bad input.
+    Check {
+        /// The implementation's folder (with its implementation.toml), or the name of a registered one.
+        #[arg(long = "impl", value_name = "PATH|NAME")]
+        implementation: String,
+    },
     /// List the registry: each implementation, its runtime, what it serves and claims, and its client.
     Impls,
     /// Make the reports from results files (JSON lines, one per cell; several files merge, e.g. shards): the
@@ -208,6 +215,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backend,
             results,
         ),
+        Command::Check { implementation } => {
+            let id = resolve(&implementation)?;
+            let verdicts = interop::runtime::get().block_on(interop::check::run(id))?;
+            let mut failed = 0;
+            for verdict in &verdicts {
+                match &verdict.failure {
+                    None => println!("ok    {}", verdict.what),
+                    Some(why) => {
+                        failed += 1;
+                        println!("FAIL  {}
+      {why}", verdict.what);
+                    }
+                }
+            }
+            println!("check {id}: {} passed, {failed} failed", verdicts.len() - failed);
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Impls => {
             for (id, i) in interop::registry::get()?.implementations() {
                 println!("{id}  ({:?}) {}", i.runtime, i.description);
@@ -347,6 +371,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// An implementation named on the command line: a folder with a manifest (added to the registry) or a name.
+fn resolve(implementation: &str) -> Result<Lang> {
+    let path = std::path::Path::new(implementation);
+    let name = if path.join(interop::registry::MANIFEST).is_file() || path.is_file() {
+        interop::registry::add(path)?;
+        let dir = if path.is_file() { path.parent().unwrap_or(path) } else { path };
+        interop::registry::read(&std::fs::canonicalize(dir)?)?.name
+    } else {
+        implementation.to_string()
+    };
+    name.parse().map_err(anyhow::Error::msg)
 }
 
 /// `interop verify`: the cells the implementation takes part in, run here, reported as `interop report` does.
