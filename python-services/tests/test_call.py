@@ -175,3 +175,13 @@ def test_calls_that_cannot_be_made_are_client_errors(discount: Service, tmp_path
     )
     assert [a["code"] for a in answers] == ["CLIENT_ERROR"] * 4, answers
     assert "tls.ca" in str(answers[2]["message"]) and "cannot read" in str(answers[2]["message"])
+
+
+def test_server_streaming_answers_every_response(services: list[Service]) -> None:
+    server = start("interop-server", module_args("testing.server", "--port", "0"))
+    services.append(server)
+    request = {"responseParameters": [{"size": 1}, {"size": 2}]}
+    [outcome] = outcomes(grpc_call("s", f"127.0.0.1:{server.port}", "grpc.testing.TestService/StreamingOutputCall",
+                                   request))
+    assert outcome == {"id": "s", "code": "OK", "message": "", "response": None,
+                       "responses": [{"payload": {"body": "AA=="}}, {"payload": {"body": "AAA="}}], "details": []}
