@@ -87,6 +87,13 @@ class ClientTls:
             certificate_chain=self.cert.data if self.cert else None,
         )
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """For HTTPS clients (aiohttp): trust only `ca`, verify the server's name, present `cert` if given."""
+        context = ssl.create_default_context(cadata=self.ca.data.decode())
+        if self.cert is not None and self.key is not None:
+            context.load_cert_chain(self.cert.path, self.key.path, password=_refuse_password)
+        return context
+
 
 def server_tls_from_args(args: argparse.Namespace) -> ServerTls | None:
     """`--tls-cert/--tls-key/--client-ca`, checked for consistency and content. None means plaintext."""
@@ -106,19 +113,28 @@ def server_tls_from_args(args: argparse.Namespace) -> ServerTls | None:
 
 def client_tls_from_args(args: argparse.Namespace) -> ClientTls | None:
     """`--ca/--cert/--key` for upstream calls. None means upstream calls are plaintext."""
-    if args.cert and not args.key:
-        raise ConfigError(f"--cert {args.cert}", "--key is required with --cert")
-    if args.key and not args.cert:
-        raise ConfigError(f"--key {args.key}", "--cert is required with --key")
-    if args.cert and not args.ca:
-        raise ConfigError(f"--cert {args.cert}", "a client certificate requires --ca (upstream TLS)")
-    if not args.ca:
+    return client_tls(args.ca, args.cert, args.key)
+
+
+def client_tls(ca_path: str | None, cert_path: str | None, key_path: str | None,
+               names: tuple[str, str, str] = ("--ca", "--cert", "--key")) -> ClientTls | None:
+    """Trust roots and an optional client identity, checked for consistency and content; errors name each file as
+    `names` say (flags by default, the fields of a JSON call for `interop_services.call`). None means plaintext."""
+    ca_name, cert_name, key_name = names
+    if cert_path and not key_path:
+        raise ConfigError(f"{cert_name} {cert_path}", f"{key_name} is required with {cert_name}")
+    if key_path and not cert_path:
+        raise ConfigError(f"{key_name} {key_path}", f"{cert_name} is required with {key_name}")
+    if cert_path and not ca_path:
+        raise ConfigError(f"{cert_name} {cert_path}", f"a client certificate requires {ca_name} (upstream TLS)")
+    if not ca_path:
         return None
-    ca = _read_certificates("--ca", args.ca)
-    if not args.cert:
+    ca = _read_certificates(ca_name, ca_path)
+    if not cert_path:
         return ClientTls(ca, None, None)
-    cert = _read_certificates("--cert", args.cert)
-    key = _read_key_for("--key", args.key, cert, ssl.PROTOCOL_TLS_CLIENT)
+    assert key_path is not None
+    cert = _read_certificates(cert_name, cert_path)
+    key = _read_key_for(key_name, key_path, cert, ssl.PROTOCOL_TLS_CLIENT)
     return ClientTls(ca, cert, key)
 
 

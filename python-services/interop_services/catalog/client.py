@@ -68,9 +68,7 @@ async def fetch(args: argparse.Namespace) -> dict[str, object]:
     headers = _headers(PROG, args.header)
     context: ssl.SSLContext | bool = False
     if client_tls is not None:
-        context = ssl.create_default_context(cadata=client_tls.ca.data.decode())
-        if client_tls.cert is not None and client_tls.key is not None:
-            context.load_cert_chain(client_tls.cert.path, client_tls.key.path)
+        context = client_tls.ssl_context()
     timeout = aiohttp.ClientTimeout(total=args.timeout_ms / 1000)
     # No pooling, no proxy from the environment: one request, straight to the address given.
     connector = aiohttp.TCPConnector(force_close=True)
