@@ -56,3 +56,33 @@ fn an_unknown_implementation_is_named_with_the_known_ones() {
     assert!(text.contains("unknown implementation cobol; known: "), "{text}");
     assert!(text.contains("manifests are read from"), "{text}");
 }
+
+fn check(implementation: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_interop"))
+        .args(["check", "--impl", implementation])
+        .output()
+        .expect("interop runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_references_keep_the_process_contract() {
+    for implementation in ["rust", "python"] {
+        let (ok, text) = check(implementation);
+        assert!(ok, "{implementation}:\n{text}");
+        assert!(text.contains("exits 0 on SIGTERM") && text.contains("client: a line"), "{text}");
+    }
+}
+
+#[test]
+fn the_check_fails_where_the_contract_is_broken() {
+    // The tutorial's server uses plain argparse (a usage block, not one line) and lets a missing certificate end in
+    // a traceback (exit 1): it serves well, but breaks the contract's error rules, and the check must say so.
+    let (ok, text) = check("tutorial-grpcio");
+    assert!(!ok, "{text}");
+    assert!(text.contains("FAIL  discount: a bad flag ends it with exit code 2 and one line"), "{text}");
+    assert!(text.contains("ok    discount: prints READY host:port"), "{text}");
+}

@@ -83,9 +83,18 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with the contract's usage errors: one line (`prog: error: ...`) and exit 2, as the Rust twins (clap)
+    print, instead of argparse's usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_CONFIG)
+
+
 def new_parser(prog: str, description: str) -> argparse.ArgumentParser:
     # allow_abbrev=False: a harness typo such as --tls must fail, not silently mean --tls-cert.
-    return argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
+    return _OneLineParser(prog=prog, description=description, allow_abbrev=False)
 
 
 def add_server_flags(parser: argparse.ArgumentParser, default_listen: str) -> None:
