@@ -33,22 +33,23 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Start a stack, print one JSON line describing it, run until Ctrl-C or the end of stdin.
+    /// Start a stack, print one JSON line describing it, run until Ctrl-C or the end of stdin. IMPL is an
+    /// implementation of the registry (`interop impls` lists them: rust, python, ...).
     Up {
-        /// Catalog's language (omit to leave Catalog out).
-        #[arg(long)]
+        /// Catalog's implementation (omit to leave Catalog out).
+        #[arg(long, value_name = "IMPL")]
         catalog: Option<Lang>,
-        /// Discount's language.
-        #[arg(long, default_value = "rust")]
+        /// Discount's implementation.
+        #[arg(long, value_name = "IMPL", default_value = "rust")]
         discount: Lang,
-        /// Order's language (omit to leave Order out; it needs --payment).
-        #[arg(long, requires = "payment")]
+        /// Order's implementation (omit to leave Order out; it needs --payment).
+        #[arg(long, value_name = "IMPL", requires = "payment")]
         order: Option<Lang>,
-        /// Payment's language (omit to leave Payment out).
-        #[arg(long)]
+        /// Payment's implementation (omit to leave Payment out).
+        #[arg(long, value_name = "IMPL")]
         payment: Option<Lang>,
-        /// The gRPC interop TestService server's language (omit to leave it out).
-        #[arg(long)]
+        /// The gRPC interop TestService server's implementation (omit to leave it out).
+        #[arg(long, value_name = "IMPL")]
         test_server: Option<Lang>,
         /// plaintext, tls or mtls.
         #[arg(long, default_value = "mtls")]
