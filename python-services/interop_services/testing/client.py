@@ -43,13 +43,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def channel(args: argparse.Namespace) -> grpc.aio.Channel:
-    """The channel the flags describe; exits 2 with one line if they cannot make one."""
+def _target(args: argparse.Namespace) -> tuple[str, grpc.ChannelCredentials | None, list[tuple[str, str]]]:
+    """The address, credentials (None: plaintext) and options the flags describe; exits 2 with one line if they
+    cannot make a channel."""
     if args.ca is None and args.use_test_ca:
         args.ca = TEST_CA
     address = str(cli.HostPort(args.server_host, args.server_port))
     if not (args.use_tls or args.ca):
-        return grpc.aio.insecure_channel(address)
+        return address, None, []
     if args.ca is None:
         cli.fail(PROG, "--use_tls true", "no trust roots: give --use_test_ca (keys/ca.pem) or --ca PATH")
     try:
@@ -59,12 +60,28 @@ def channel(args: argparse.Namespace) -> grpc.aio.Channel:
     name = args.server_host_override or args.server_host
     # The spec's override names the server in TLS and in :authority alike.
     options = [("grpc.ssl_target_name_override", name), ("grpc.default_authority", name)]
-    return grpc.aio.secure_channel(address, client_tls.grpc_credentials(), options=options)
+    return address, client_tls.grpc_credentials(), options
+
+
+def channel(args: argparse.Namespace) -> grpc.aio.Channel:
+    """The asyncio channel the flags describe."""
+    address, credentials, options = _target(args)
+    if credentials is None:
+        return grpc.aio.insecure_channel(address)
+    return grpc.aio.secure_channel(address, credentials, options=options)
+
+
+def sync_channel(args: argparse.Namespace) -> grpc.Channel:
+    """The same channel in grpcio's synchronous API (the one case that needs it says why)."""
+    address, credentials, options = _target(args)
+    if credentials is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, credentials, options=options)
 
 
 async def run(args: argparse.Namespace) -> int:
     async with channel(args) as chan:
-        case = getattr(Cases(chan), args.test_case)
+        case = getattr(Cases(chan, lambda: sync_channel(args)), args.test_case)
         try:
             await asyncio.wait_for(case(), CASE_TIMEOUT_SECONDS)
         except Mismatch as mismatch:
