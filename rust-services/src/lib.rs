@@ -11,6 +11,7 @@
 //! ```
 
 pub mod auth;
+pub mod call;
 pub mod catalog;
 pub mod cli;
 pub mod deadline;

@@ -227,24 +227,57 @@ impl ClientTls {
         let Some(ca_path) = &args.ca else {
             return Ok(None);
         };
-        let ca = PemFile::read("--ca", ca_path)?;
-        root_store(&ca)?;
         let identity = match (&args.cert, &args.key) {
-            (Some(cert_path), Some(key_path)) => {
-                let cert = PemFile::read("--cert", cert_path)?;
-                let key = PemFile::read("--key", key_path)?;
+            (Some(cert), Some(key)) => Some((("--cert", cert.as_path()), ("--key", key.as_path()))),
+            _ => None,
+        };
+        Self::read(("--ca", ca_path), identity).map(Some)
+    }
+
+    /// Reads and checks a CA file and an optional identity (certificate, key), each given as the name to use in
+    /// errors (a flag, a JSON field) and its path.
+    pub fn read(
+        ca: (&'static str, &Path),
+        identity: Option<((&'static str, &Path), (&'static str, &Path))>,
+    ) -> Result<Self, Failure> {
+        let ca = PemFile::read(ca.0, ca.1)?;
+        root_store(&ca)?;
+        let identity = match identity {
+            Some(((cert_name, cert_path), (key_name, key_path))) => {
+                let cert = PemFile::read(cert_name, cert_path)?;
+                let key = PemFile::read(key_name, key_path)?;
                 // Build a client config once to prove the key belongs to the certificate.
                 rustls::ClientConfig::builder_with_provider(provider())
                     .with_safe_default_protocol_versions()
                     .map_err(|e| Failure::Runtime(e.into()))?
                     .with_root_certificates(rustls::RootCertStore::empty())
                     .with_client_auth_cert(cert.certificates()?, key.private_key()?)
-                    .map_err(|e| key.invalid(format!("does not fit --cert {}: {e}", cert.path)))?;
+                    .map_err(|e| {
+                        key.invalid(format!("does not fit {} {}: {e}", cert.flag, cert.path))
+                    })?;
                 Some((cert, key))
             }
-            _ => None,
+            None => None,
         };
-        Ok(Some(ClientTls { ca, identity }))
+        Ok(ClientTls { ca, identity })
+    }
+
+    /// rustls's client settings (for an HTTP client), offering `alpn`, with the ring provider.
+    pub fn rustls_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, Failure> {
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Failure::Runtime(e.into()))?
+            .with_root_certificates(root_store(&self.ca)?);
+        let mut config = match &self.identity {
+            Some((cert, key)) => builder
+                .with_client_auth_cert(cert.certificates()?, key.private_key()?)
+                .map_err(|e| {
+                    key.invalid(format!("does not fit {} {}: {e}", cert.flag, cert.path))
+                })?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
     }
 
     /// tonic's client settings, verifying the upstream's certificate against `server_name`.
