@@ -80,7 +80,11 @@ pub async fn run(implementation: Impl) -> Result<Vec<Verdict>> {
             "127.0.0.1:0".into(),
             "--exit-on-stdin-eof".into(),
         ];
-        let security = if tls { Security::Tls } else { Security::Plaintext };
+        let security = if tls {
+            Security::Tls
+        } else {
+            Security::Plaintext
+        };
         if tls {
             let (cert, key) = pki.identity(service.name())?;
             serve_args.extend([
@@ -91,7 +95,10 @@ pub async fn run(implementation: Impl) -> Result<Vec<Verdict>> {
             ]);
         }
         if service.has_database() {
-            serve_args.extend(["--db".into(), pki.dir().join("check.sqlite3").display().to_string()]);
+            serve_args.extend([
+                "--db".into(),
+                pki.dir().join("check.sqlite3").display().to_string(),
+            ]);
         }
         let clients = ClientSecurity::new(security, &pki)?;
         for ending in [Ending::Sigterm, Ending::StdinEof] {
@@ -99,17 +106,24 @@ pub async fn run(implementation: Impl) -> Result<Vec<Verdict>> {
                 "prints READY host:port, answers its health check, and exits 0 on {}",
                 ending.name()
             );
-            let outcome = serve_and_end(base(&serve_args), service, implementation, &clients, ending).await;
+            let outcome =
+                serve_and_end(base(&serve_args), service, implementation, &clients, ending).await;
             record(&what, outcome);
         }
     }
     if manifest.client_command(&places).is_ok() {
         let command = manifest.client_command(&places)?;
         let mut c = Command::new(&command[0]);
-        c.args(&command[1..]).envs(&manifest.env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        c.args(&command[1..])
+            .envs(&manifest.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         let outcome = client_refuses_garbage(c).await;
         verdicts.push(Verdict {
-            what: "client: a line that is not JSON ends it with exit code 2 and one line on stderr".into(),
+            what: "client: a line that is not JSON ends it with exit code 2 and one line on stderr"
+                .into(),
             failure: outcome.err().map(|e| format!("{e:#}")),
         });
     }
@@ -211,7 +225,10 @@ async fn client_refuses_garbage(mut command: Command) -> Result<()> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines = stderr.lines().filter(|l| !l.trim().is_empty()).count();
     if output.status.code() != Some(2) || lines != 1 {
-        bail!("exit status {} with {lines} lines on stderr, want 2 and one line: {stderr:?}", output.status);
+        bail!(
+            "exit status {} with {lines} lines on stderr, want 2 and one line: {stderr:?}",
+            output.status
+        );
     }
     Ok(())
 }

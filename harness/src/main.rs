@@ -225,13 +225,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => println!("ok    {}", verdict.what),
                     Some(why) => {
                         failed += 1;
-                        println!("FAIL  {}
-      {why}", verdict.what);
+                        println!(
+                            "FAIL  {}
+      {why}",
+                            verdict.what
+                        );
                     }
                 }
             }
-            println!("check {id}: {} passed, {failed} failed", verdicts.len() - failed);
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            println!(
+                "check {id}: {} passed, {failed} failed",
+                verdicts.len() - failed
+            );
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Impls => {
             for (id, i) in interop::registry::get()?.implementations() {
@@ -379,7 +389,11 @@ fn resolve(implementation: &str) -> Result<Lang> {
     let path = std::path::Path::new(implementation);
     let name = if path.join(interop::registry::MANIFEST).is_file() || path.is_file() {
         interop::registry::add(path)?;
-        let dir = if path.is_file() { path.parent().unwrap_or(path) } else { path };
+        let dir = if path.is_file() {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
         interop::registry::read(&std::fs::canonicalize(dir)?)?.name
     } else {
         implementation.to_string()

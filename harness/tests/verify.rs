@@ -38,14 +38,22 @@ fn a_discount_that_rounds_up_fails_and_says_where() {
         "{text}"
     );
     // Cells it cannot run are skipped with the reason, not failed.
-    assert!(text.contains("rounds-up's discount does not claim mtls"), "{text}");
+    assert!(
+        text.contains("rounds-up's discount does not claim mtls"),
+        "{text}"
+    );
 }
 
 #[test]
 fn the_tutorial_server_passes_the_discount_and_catalog_contracts() {
     let (ok, text) = verify(&["--impl", "tutorial-grpcio"]);
     assert!(ok, "{text}");
-    assert!(text.contains("catalog/products/user_1[catalog=python,discount=tutorial-grpcio,security=tls]") || text.contains("== catalog"), "{text}");
+    assert!(
+        text.contains(
+            "catalog/products/user_1[catalog=python,discount=tutorial-grpcio,security=tls]"
+        ) || text.contains("== catalog"),
+        "{text}"
+    );
     assert!(text.contains(" 0 failed, 0 xfail, 0 xpass"), "{text}");
 }
 
@@ -53,7 +61,10 @@ fn the_tutorial_server_passes_the_discount_and_catalog_contracts() {
 fn an_unknown_implementation_is_named_with_the_known_ones() {
     let (ok, text) = verify(&["--impl", "cobol"]);
     assert!(!ok);
-    assert!(text.contains("unknown implementation cobol; known: "), "{text}");
+    assert!(
+        text.contains("unknown implementation cobol; known: "),
+        "{text}"
+    );
     assert!(text.contains("manifests are read from"), "{text}");
 }
 
@@ -73,7 +84,10 @@ fn the_references_keep_the_process_contract() {
     for implementation in ["rust", "python"] {
         let (ok, text) = check(implementation);
         assert!(ok, "{implementation}:\n{text}");
-        assert!(text.contains("exits 0 on SIGTERM") && text.contains("client: a line"), "{text}");
+        assert!(
+            text.contains("exits 0 on SIGTERM") && text.contains("client: a line"),
+            "{text}"
+        );
     }
 }
 
@@ -83,6 +97,12 @@ fn the_check_fails_where_the_contract_is_broken() {
     // a traceback (exit 1): it serves well, but breaks the contract's error rules, and the check must say so.
     let (ok, text) = check("tutorial-grpcio");
     assert!(!ok, "{text}");
-    assert!(text.contains("FAIL  discount: a bad flag ends it with exit code 2 and one line"), "{text}");
-    assert!(text.contains("ok    discount: prints READY host:port"), "{text}");
+    assert!(
+        text.contains("FAIL  discount: a bad flag ends it with exit code 2 and one line"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    discount: prints READY host:port"),
+        "{text}"
+    );
 }
