@@ -215,6 +215,9 @@ fn root_store(ca: &PemFile) -> Result<rustls::RootCertStore, Failure> {
     Ok(roots)
 }
 
+/// A file given on a command line or in a JSON call: the name to use in errors (a flag, a field) and its path.
+pub type NamedPath<'a> = (&'static str, &'a Path);
+
 /// How a service calls its upstreams: plaintext, or TLS with our roots and optionally our client identity.
 pub struct ClientTls {
     ca: PemFile,
@@ -237,8 +240,8 @@ impl ClientTls {
     /// Reads and checks a CA file and an optional identity (certificate, key), each given as the name to use in
     /// errors (a flag, a JSON field) and its path.
     pub fn read(
-        ca: (&'static str, &Path),
-        identity: Option<((&'static str, &Path), (&'static str, &Path))>,
+        ca: NamedPath<'_>,
+        identity: Option<(NamedPath<'_>, NamedPath<'_>)>,
     ) -> Result<Self, Failure> {
         let ca = PemFile::read(ca.0, ca.1)?;
         root_store(&ca)?;
